@@ -1,0 +1,188 @@
+"""The ``kafka-sim`` command line: run | validate | list | report | configs.
+
+Exit codes (DESIGN.md): 0 ran and every ``expect:`` held; 1 ran and an expectation failed;
+2 bad input or usage (one line naming file:line:col and the key, no traceback); 3 a bug in the
+simulator (traceback shown, and recorded in meta.json when a results folder was written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sim.scenario import ScenarioError, load_scenario
+
+EXIT_OK, EXIT_EXPECTATION, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line, exit 2
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="kafka-sim", description="Discrete-event simulator of Apache Kafka clusters")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run a scenario and write a results folder")
+    run.add_argument("file")
+    run.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    run.add_argument("--out", default="results", help="parent folder of the results (default results/)")
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a scenario key, e.g. --set producers.0.config.acks=1 (repeatable)",
+    )
+    run.add_argument("--report", action="store_true", help="also write plots/*.png")
+    run.add_argument("--quiet", action="store_true", help="no progress bar, summary only")
+
+    validate = sub.add_parser("validate", help="check scenarios without running them")
+    validate.add_argument("files", nargs="+")
+    validate.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+
+    listing = sub.add_parser("list", help="list the scenarios of a folder with their descriptions")
+    listing.add_argument("dir", nargs="?", default="scenarios")
+
+    report = sub.add_parser("report", help="write plots for an existing results folder")
+    report.add_argument("folder")
+
+    configs = sub.add_parser("configs", help="print the supported Kafka configs and defaults")
+    configs.add_argument("kind", nargs="?", choices=["broker", "topic", "producer", "consumer"])
+    return parser
+
+
+def _fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        text = f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+    else:
+        text = f"{value:,}"
+    return f"{text}{unit}"
+
+
+def format_summary(result: Any) -> str:
+    s = result.summary
+    meta = result.meta
+    lines = [
+        f"{result.scenario.name}  seed {result.seed}  "
+        f"({meta['simulated_ms'] / 1000:,.1f} s simulated in {meta['wall_seconds']:.2f} s wall, "
+        f"{meta['events_processed']:,} events)",
+        f"records     sent {_fmt(s['records_sent'])}  acked {_fmt(s['records_acked'])}  "
+        f"failed {_fmt(s['records_failed'])}  consumed {_fmt(s['records_consumed'])}",
+        f"checker     lost acked {_fmt(s['lost_acked_records'])}  duplicated {_fmt(s['duplicated_records'])}  "
+        f"reordered {_fmt(s['reordered_records'])}  duplicate deliveries {_fmt(s['duplicate_deliveries'])}  "
+        f"unconsumed {_fmt(s['unconsumed_records'])}  skipped {_fmt(s['skipped_records'])}",
+        f"latency     produce p50 {_fmt(s['produce_latency_p50_ms'], ' ms')}  "
+        f"p99 {_fmt(s['produce_latency_p99_ms'], ' ms')}   end-to-end p50 {_fmt(s['e2e_latency_p50_ms'], ' ms')}  "
+        f"p99 {_fmt(s['e2e_latency_p99_ms'], ' ms')}",
+        f"consumers   max lag {_fmt(s['max_consumer_lag'])}",
+        f"elections   {_fmt(s['elections'])} (unclean {_fmt(s['unclean_elections'])})  "
+        f"max election {_fmt(s['max_election_ms'], ' ms')}  offline {_fmt(s['offline_partition_ms'], ' partition-ms')}",
+    ]
+    errors = {k.split(".", 1)[1]: v for k, v in s.items() if k.startswith("produce_errors.") and v}
+    if errors:
+        lines.append("produce err " + "  ".join(f"{k} {_fmt(v)}" for k, v in sorted(errors.items())))
+    verdict = "OK" if result.verdict.ok else "ANOMALIES"
+    lines.append(f"verdict     {verdict}")
+    for e in result.expectations:
+        mark = "ok  " if e["ok"] else "FAIL"
+        lines.append(f"  expect {mark} {e['key']} {e['op']} {_fmt(e['expected'])} (actual {_fmt(e['actual'])})")
+    if result.path is not None:
+        lines.append(f"results     {result.path}")
+    return "\n".join(lines)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from sim.experiment.run import run
+
+    scenario = load_scenario(args.file, args.overrides)
+    result = run(scenario, seed=args.seed, out=args.out, quiet=args.quiet)
+    if args.report and result.path is not None:
+        from sim.analysis.report import write_report
+
+        write_report(result.path)
+    print(format_summary(result))
+    return EXIT_OK if result.expectations_ok else EXIT_EXPECTATION
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    for file in args.files:
+        scenario = load_scenario(file, args.overrides)
+        print(f"{file}: ok ({scenario.name})")
+    return EXIT_OK
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    folder = Path(args.dir)
+    if not folder.is_dir():
+        print(f"kafka-sim: error: {folder}: not a folder", file=sys.stderr)
+        return EXIT_USAGE
+    files = sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml"))
+    width = max((len(f.name) for f in files), default=0)
+    for file in files:
+        try:
+            scenario = load_scenario(file)
+            description = " ".join(scenario.description.split()) or "(no description)"
+        except ScenarioError as e:
+            description = f"INVALID: {e}"
+        print(f"{file.name:<{width}}  {description}")
+    return EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from sim.analysis.report import write_report
+
+    folder = Path(args.folder)
+    if not (folder / "tables").is_dir():
+        print(f"kafka-sim: error: {folder}: not a results folder (no tables/)", file=sys.stderr)
+        return EXIT_USAGE
+    for path in write_report(folder):
+        print(path)
+    return EXIT_OK
+
+
+def _cmd_configs(args: argparse.Namespace) -> int:
+    from sim.scenario.kafka_configs import render_tables
+
+    kinds = (args.kind,) if args.kind else ("broker", "topic", "producer", "consumer")
+    print(render_tables(kinds))
+    return EXIT_OK
+
+
+COMMANDS = {
+    "run": _cmd_run,
+    "validate": _cmd_validate,
+    "list": _cmd_list,
+    "report": _cmd_report,
+    "configs": _cmd_configs,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ScenarioError as e:
+        print(str(e), file=sys.stderr)
+        return EXIT_USAGE
+    except FileNotFoundError as e:
+        print(f"{e.filename}: no such file", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception:
+        traceback.print_exc()
+        return EXIT_BUG
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,700 @@
+"""A Kafka broker: request handling, produce/fetch purgatories, replica fetchers, log tasks.
+
+Theory of operation
+-------------------
+* **Request handling** (``KafkaRequestHandlerPool``): requests queue for ``num.io.threads``
+  handler threads; each costs ``per_request_ms + per_byte_ms * size`` of simulated time, so load
+  creates queueing delay. The Kafka logic itself lives in ``sim.kafka.replica.Partition``.
+* **Produce** (``ReplicaManager.appendRecords``): acks=0 gets no response, acks=1 is answered
+  after the local append, acks=all is parked in the produce purgatory (``DelayedProduce``) until
+  the HW passes every batch of the request, or ``ProduceRequest.timeoutMs`` expires
+  (REQUEST_TIMED_OUT).
+* **Fetch** (``ReplicaManager.fetchMessages``): followers read up to the LEO, consumers up to the
+  HW. A fetch with less than ``min_bytes`` available is parked (``DelayedFetch``) for up to
+  ``max_wait_ms`` and completed as soon as data arrives (a follower's on a leader append, a
+  consumer's on an HW advance). A follower fetch also updates the leader's view of that follower
+  (LEO, caught-up time), which may advance the HW and complete parked acks=all produces.
+* **Replica fetcher** (``ReplicaFetcherThread``, ``num.replica.fetchers=1``): one fetch session per
+  source broker covering every partition this broker follows there; the next fetch is sent as soon
+  as the previous response is processed; errors back off ``replica.fetch.backoff.ms``.
+* **Background tasks**: ``isr-expiration`` every ``replica.lag.time.max.ms / 2``; log retention
+  every ``log.retention.check.interval.ms``; the OS page-cache flush every ``disk.os_flush_interval``
+  (or after every append with ``disk.flush: every-append``).
+* **Group offsets**: commits are kept by the group coordinator broker (the leader of
+  ``__consumer_offsets`` partition ``abs(hashCode(group)) % 50``). Simplification: the offsets
+  topic itself is not simulated; commits live in that broker's memory.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from sim.cluster.messages import (
+    CONSUMER_REPLICA_ID,
+    EARLIEST_TIMESTAMP,
+    PARTITION_HEADER_BYTES,
+    REQUEST_HEADER_BYTES,
+    FetchPartition,
+    FetchPartitionResponse,
+    FetchRequest,
+    FetchResponse,
+    ListOffsetsRequest,
+    ListOffsetsResponse,
+    MetadataRequest,
+    MetadataResponse,
+    OffsetCommitRequest,
+    OffsetCommitResponse,
+    OffsetFetchRequest,
+    OffsetFetchResponse,
+    ProducePartitionResponse,
+    ProduceRequest,
+    ProduceResponse,
+)
+from sim.cluster.network import Network, Node, Request
+from sim.kafka.log import OffsetOutOfRange, PartitionLog
+from sim.kafka.replica import NOT_LEADER_OR_FOLLOWER, IsrProposal, Partition
+
+if TYPE_CHECKING:
+    from sim.cluster.controller_static import StaticController
+    from sim.cluster.engine import SimEnv, Timer
+    from sim.scenario import ClusterSpec, TopicSpec
+
+TopicPartition = tuple[str, int]
+
+
+class DelayedProduce:
+    """An acks=all produce waiting in purgatory for the HW of each of its partitions."""
+
+    __slots__ = ("done", "pending", "request", "results", "source", "timer")
+
+    def __init__(self, source: str, request: Request, results: list[ProducePartitionResponse]):
+        self.source = source
+        self.request = request
+        self.results = results
+        # Partitions still waiting for their HW, in request order (dicts keep insertion order).
+        self.pending: dict[TopicPartition, ProducePartitionResponse] = {}
+        self.done = False
+        self.timer: Timer | None = None
+
+
+class DelayedFetch:
+    """A fetch parked until ``min_bytes`` are available or ``max_wait_ms`` passes."""
+
+    __slots__ = ("body", "done", "request", "source", "timer")
+
+    def __init__(self, source: str, request: Request, body: FetchRequest) -> None:
+        self.source = source
+        self.request = request
+        self.body = body
+        self.done = False
+        self.timer: Timer | None = None
+
+
+class ReplicaFetcher:
+    """This broker's fetch session towards one leader broker."""
+
+    __slots__ = ("backoff_until", "in_flight", "leader_id", "partitions")
+
+    def __init__(self, leader_id: int) -> None:
+        self.leader_id = leader_id
+        self.partitions: list[Partition] = []
+        self.in_flight = False
+        self.backoff_until = 0.0
+
+
+class Broker(Node):
+    """``broker-<id>``: hosts replicas, serves clients and other brokers."""
+
+    def __init__(
+        self,
+        broker_id: int,
+        simenv: SimEnv,
+        network: Network,
+        cluster: ClusterSpec,
+        controller: StaticController,
+    ) -> None:
+        super().__init__(f"broker-{broker_id}", simenv, network)
+        self.broker_id = broker_id
+        self.cluster = cluster
+        self.config = cluster.config
+        self.controller = controller
+        handling = cluster.request_handling
+        self._per_request_ms = handling.per_request_ms
+        self._per_byte_ms = handling.per_byte_ms
+        self._threads_free_at = [0.0] * max(1, handling.io_threads)
+        self.partitions: dict[TopicPartition, Partition] = {}
+        self._produce_waiters: dict[TopicPartition, deque[tuple[int, DelayedProduce]]] = {}
+        self._follower_fetch_waiters: dict[TopicPartition, list[DelayedFetch]] = {}
+        self._consumer_fetch_waiters: dict[TopicPartition, list[DelayedFetch]] = {}
+        self._fetchers: dict[int, ReplicaFetcher] = {}
+        self.group_offsets: dict[tuple[str, str, int], int] = {}
+        self._flush_every_append = cluster.disk.flush == "every-append"
+        rec = simenv.recorder
+        self._appends = rec.table("appends")
+        self._gauges = rec.table("gauges")
+        self._events = rec.table("events")
+        self._handlers: dict[str, Callable[[str, Request], None]] = {
+            "Produce": self._handle_produce,
+            "Fetch": self._handle_fetch,
+            "Metadata": self._handle_metadata,
+            "ListOffsets": self._handle_list_offsets,
+            "OffsetCommit": self._handle_offset_commit,
+            "OffsetFetch": self._handle_offset_fetch,
+        }
+
+    # -- setup ------------------------------------------------------------------------------------
+    def create_partition(self, topic: TopicSpec, partition: int, assignment: list[int]) -> Partition:
+        cfg = topic.config
+        log = PartitionLog(
+            topic.name,
+            partition,
+            segment_bytes=int(cfg["segment.bytes"]),
+            segment_ms=float(cfg["segment.ms"]),
+            retention_ms=float(cfg["retention.ms"]),
+            retention_bytes=int(cfg["retention.bytes"]),
+            now_ms=self.simenv.now,
+        )
+        replica = Partition(
+            topic.name,
+            partition,
+            self.broker_id,
+            assignment,
+            log,
+            min_insync_replicas=int(cfg["min.insync.replicas"]),
+            replica_lag_time_max_ms=float(self.config["replica.lag.time.max.ms"]),
+            strict_min_isr=self.cluster.protocol.strict_min_isr,
+        )
+        key = (topic.name, partition)
+        self.partitions[key] = replica
+        self._produce_waiters[key] = deque()
+        self._follower_fetch_waiters[key] = []
+        self._consumer_fetch_waiters[key] = []
+        return replica
+
+    def start(self) -> None:
+        """Start the background tasks (after leaders are in place)."""
+        lag = float(self.config["replica.lag.time.max.ms"])
+        self.simenv.call_later(lag / 2, self._isr_expiration, lag / 2)
+        check = float(self.config["log.retention.check.interval.ms"])
+        self.simenv.call_later(check, self._retention_task, check)
+        if not self._flush_every_append:
+            interval = self.cluster.disk.os_flush_interval_ms
+            self.simenv.call_later(interval, self._flush_task, interval)
+        self._events((self.simenv.now, self.name, "broker_started", ""))
+
+    # -- leadership (driven by the controller) ----------------------------------------------------
+    def become_leader(
+        self, key: TopicPartition, leader_epoch: int, isr: tuple[int, ...], partition_epoch: int
+    ) -> None:
+        replica = self.partitions[key]
+        replica.make_leader(leader_epoch, isr, partition_epoch, self.simenv.now)
+        self._gauge_partition(replica)
+        self._gauge(replica.name, "isr_size", len(replica.isr))
+
+    def become_follower(
+        self,
+        key: TopicPartition,
+        leader_id: int | None,
+        leader_epoch: int,
+        isr: tuple[int, ...],
+        partition_epoch: int,
+    ) -> None:
+        replica = self.partitions[key]
+        replica.make_follower(leader_id, leader_epoch, isr, partition_epoch)
+        for fetcher in self._fetchers.values():
+            if replica in fetcher.partitions:
+                fetcher.partitions.remove(replica)
+        if leader_id is not None and leader_id != self.broker_id:
+            fetcher = self._fetchers.get(leader_id)
+            if fetcher is None:
+                fetcher = self._fetchers[leader_id] = ReplicaFetcher(leader_id)
+            fetcher.partitions.append(replica)
+            if not fetcher.in_flight:
+                self._send_replica_fetch(fetcher)
+
+    # -- request plumbing -------------------------------------------------------------------------
+    def handle_request(self, source: str, request: Request) -> None:
+        """Queue the request for the earliest free I/O thread, then handle it."""
+        free_at = self._threads_free_at
+        start = free_at[0]
+        now = self.simenv.env.now
+        if start < now:
+            start = now
+        done = start + self._per_request_ms + self._per_byte_ms * request.size
+        heapq.heapreplace(free_at, done)
+        self.simenv.call_later(done - now, self._dispatch, source, request)
+
+    def _dispatch(self, source: str, request: Request) -> None:
+        if self.alive:
+            self._handlers[request.api](source, request)
+
+    # -- produce ----------------------------------------------------------------------------------
+    def _handle_produce(self, source: str, request: Request) -> None:
+        body: ProduceRequest = request.body
+        now = self.simenv.env.now
+        results: list[ProducePartitionResponse] = []
+        delayed = DelayedProduce(source, request, results) if body.acks == "all" else None
+        for item in body.partitions:
+            key = (item.topic, item.partition)
+            replica = self.partitions.get(key)
+            if replica is None or not replica.is_leader:
+                leader = replica.leader_id if replica is not None else None
+                results.append(
+                    ProducePartitionResponse(item.topic, item.partition, NOT_LEADER_OR_FOLLOWER, -1, leader)
+                )
+                continue
+            outcome = replica.append_records_to_leader(item.batch, body.acks, now)
+            result = ProducePartitionResponse(
+                item.topic, item.partition, outcome.error, outcome.base_offset
+            )
+            results.append(result)
+            if outcome.error is not None:
+                continue
+            if outcome.batch is not None:
+                self._on_leader_append(replica, outcome.batch, now)
+            if outcome.high_watermark_changed:
+                self._on_high_watermark_change(replica)
+            if delayed is not None:
+                done, error = replica.check_enough_replicas_reach_offset(outcome.required_offset)
+                if done:
+                    result.error = error
+                else:
+                    delayed.pending[key] = result
+                    self._produce_waiters[key].append((outcome.required_offset, delayed))
+        if body.acks == "0":
+            return  # acks=0: the broker never answers
+        if delayed is not None and delayed.pending:
+            delayed.timer = self.simenv.call_later(body.timeout_ms, self._expire_produce, delayed)
+            return
+        self._respond_produce(source, request, results)
+
+    def _respond_produce(
+        self, source: str, request: Request, results: list[ProducePartitionResponse]
+    ) -> None:
+        size = REQUEST_HEADER_BYTES + PARTITION_HEADER_BYTES * len(results)
+        self.send_response(source, request, ProduceResponse(results), size)
+
+    def _complete_produces(self, replica: Partition) -> None:
+        key = (replica.topic, replica.partition)
+        waiters = self._produce_waiters[key]
+        hw = replica.log.high_watermark
+        while waiters and (waiters[0][1].done or waiters[0][0] <= hw or not replica.is_leader):
+            required, delayed = waiters.popleft()
+            if delayed.done:
+                continue
+            _, error = replica.check_enough_replicas_reach_offset(required)
+            delayed.pending.pop(key).error = error
+            if not delayed.pending:
+                delayed.done = True
+                if delayed.timer is not None:
+                    delayed.timer.cancel()
+                self._respond_produce(delayed.source, delayed.request, delayed.results)
+
+    def _expire_produce(self, delayed: DelayedProduce) -> None:
+        if delayed.done:
+            return
+        delayed.done = True
+        for result in delayed.pending.values():
+            result.error = "REQUEST_TIMED_OUT"
+        delayed.pending.clear()
+        self._respond_produce(delayed.source, delayed.request, delayed.results)
+
+    # -- fetch ------------------------------------------------------------------------------------
+    def _handle_fetch(self, source: str, request: Request) -> None:
+        body: FetchRequest = request.body
+        now = self.simenv.env.now
+        if body.replica_id != CONSUMER_REPLICA_ID:
+            for part in body.partitions:
+                replica = self.partitions.get((part.topic, part.partition))
+                if replica is None or not replica.is_leader:
+                    continue
+                changed, proposal = replica.update_follower_fetch_state(
+                    body.replica_id, part.fetch_offset, now
+                )
+                if proposal is not None:
+                    self._propose_isr(proposal)
+                if changed:
+                    self._on_high_watermark_change(replica)
+        response, available = self._read(body)
+        if available >= body.min_bytes or body.max_wait_ms <= 0 or self._has_error(response):
+            self.send_response(source, request, response, response.size)
+            return
+        delayed = DelayedFetch(source, request, body)
+        waiters = (
+            self._consumer_fetch_waiters
+            if body.replica_id == CONSUMER_REPLICA_ID
+            else self._follower_fetch_waiters
+        )
+        for part in body.partitions:
+            lst = waiters.get((part.topic, part.partition))
+            if lst is not None:
+                if len(lst) > 32:
+                    lst[:] = [d for d in lst if not d.done]
+                lst.append(delayed)
+        delayed.timer = self.simenv.call_later(body.max_wait_ms, self._complete_fetch, delayed)
+
+    @staticmethod
+    def _has_error(response: FetchResponse) -> bool:
+        return any(
+            p.error is not None or p.diverging_epoch is not None for p in response.partitions
+        )
+
+    def _read(self, body: FetchRequest) -> tuple[FetchResponse, int]:
+        is_follower = body.replica_id != CONSUMER_REPLICA_ID
+        parts: list[FetchPartitionResponse] = []
+        available = 0
+        budget = body.max_bytes
+        for part in body.partitions:
+            replica = self.partitions.get((part.topic, part.partition))
+            if replica is None or not replica.is_leader:
+                parts.append(
+                    FetchPartitionResponse(part.topic, part.partition, NOT_LEADER_OR_FOLLOWER, -1, -1)
+                )
+                continue
+            log = replica.log
+            error = self._check_epoch(replica, part)
+            if error is not None:
+                parts.append(
+                    FetchPartitionResponse(
+                        part.topic, part.partition, error, log.high_watermark, log.log_start_offset
+                    )
+                )
+                continue
+            diverging = self._diverging_epoch(replica, part) if is_follower else None
+            if diverging is not None:
+                parts.append(
+                    FetchPartitionResponse(
+                        part.topic,
+                        part.partition,
+                        None,
+                        log.high_watermark,
+                        log.log_start_offset,
+                        diverging_epoch=diverging,
+                    )
+                )
+                continue
+            max_offset = log.log_end_offset if is_follower else log.high_watermark
+            try:
+                batches = (
+                    log.read(part.fetch_offset, min(part.max_bytes, max(budget, 1)), max_offset)
+                    if budget > 0 and part.fetch_offset < max_offset
+                    else []
+                )
+            except OffsetOutOfRange:
+                parts.append(
+                    FetchPartitionResponse(
+                        part.topic,
+                        part.partition,
+                        "OFFSET_OUT_OF_RANGE",
+                        log.high_watermark,
+                        log.log_start_offset,
+                    )
+                )
+                continue
+            size = 0
+            for batch in batches:
+                size += batch.size_bytes
+            budget -= size
+            available += size
+            parts.append(
+                FetchPartitionResponse(
+                    part.topic,
+                    part.partition,
+                    None,
+                    log.high_watermark,
+                    log.log_start_offset,
+                    batches,
+                )
+            )
+        return FetchResponse(parts), available
+
+    @staticmethod
+    def _check_epoch(replica: Partition, part: FetchPartition) -> str | None:
+        """KIP-320: a fetcher with a stale or future leader epoch is refused."""
+        if part.current_leader_epoch < 0:
+            return None
+        if part.current_leader_epoch < replica.leader_epoch:
+            return "FENCED_LEADER_EPOCH"
+        if part.current_leader_epoch > replica.leader_epoch:
+            return "UNKNOWN_LEADER_EPOCH"
+        return None
+
+    @staticmethod
+    def _diverging_epoch(replica: Partition, part: FetchPartition) -> tuple[int, int] | None:
+        """IBP 2.7+ fetch-time divergence check against the follower's last fetched epoch."""
+        if part.last_fetched_epoch < 0:
+            return None
+        epoch, end_offset = replica.log.end_offset_for_epoch(part.last_fetched_epoch)
+        if epoch != part.last_fetched_epoch or end_offset < part.fetch_offset:
+            return (epoch, end_offset)
+        return None
+
+    def _complete_fetch(self, delayed: DelayedFetch) -> None:
+        if delayed.done:
+            return
+        delayed.done = True
+        if delayed.timer is not None:
+            delayed.timer.cancel()
+        response, _ = self._read(delayed.body)
+        self.send_response(delayed.source, delayed.request, response, response.size)
+
+    def _wake_fetches(self, waiters: list[DelayedFetch]) -> None:
+        if not waiters:
+            return
+        pending = [d for d in waiters if not d.done]
+        waiters.clear()
+        for delayed in pending:
+            if delayed.body.min_bytes <= 1:
+                self._complete_fetch(delayed)
+                continue
+            _, available = self._read(delayed.body)
+            if available >= delayed.body.min_bytes:
+                self._complete_fetch(delayed)
+            else:
+                waiters.append(delayed)
+
+    # -- state changes ----------------------------------------------------------------------------
+    def _on_leader_append(self, replica: Partition, batch: Any, now: float) -> None:
+        self._appends(
+            (
+                now,
+                self.broker_id,
+                replica.topic,
+                replica.partition,
+                batch.base_offset,
+                batch.count,
+                batch.leader_epoch,
+                batch.origin,
+                batch.origin_seq,
+                "leader",
+            )
+        )
+        if self._flush_every_append:
+            replica.log.flush()
+        self._gauge(replica.name, "log_end_offset", replica.log.log_end_offset)
+        self._wake_fetches(self._follower_fetch_waiters[(replica.topic, replica.partition)])
+
+    def _on_high_watermark_change(self, replica: Partition) -> None:
+        self._gauge(replica.name, "high_watermark", replica.log.high_watermark)
+        key = (replica.topic, replica.partition)
+        self._complete_produces(replica)
+        self._wake_fetches(self._consumer_fetch_waiters[key])
+
+    def _gauge(self, entity: str, metric: str, value: float) -> None:
+        self._gauges((self.simenv.env.now, entity, metric, value))
+
+    def _gauge_partition(self, replica: Partition) -> None:
+        log = replica.log
+        self._gauge(replica.name, "high_watermark", log.high_watermark)
+        self._gauge(replica.name, "log_end_offset", log.log_end_offset)
+        self._gauge(replica.name, "log_start_offset", log.log_start_offset)
+
+    # -- ISR changes (AlterPartition, KIP-497) ----------------------------------------------------
+    def _propose_isr(self, proposal: IsrProposal) -> None:
+        self.controller.alter_partition(self, proposal)
+
+    def on_alter_partition_response(
+        self, proposal: IsrProposal, error: str | None, isr: tuple[int, ...], partition_epoch: int
+    ) -> None:
+        replica = self.partitions[(proposal.topic, proposal.partition)]
+        if replica.pending_isr is not proposal:
+            return
+        if error is not None:
+            replica.on_isr_rejected()
+            self._events((self.simenv.now, replica.name, "alter_partition_rejected", error))
+            return
+        old = replica.isr
+        changed = replica.on_isr_committed(isr, partition_epoch, self.simenv.now)
+        kind = "isr_shrink" if len(isr) < len(old) else "isr_expand"
+        self._events(
+            (
+                self.simenv.now,
+                replica.name,
+                kind,
+                f"{','.join(map(str, old))} -> {','.join(map(str, isr))}",
+            )
+        )
+        self._gauge(replica.name, "isr_size", len(isr))
+        if changed:
+            self._on_high_watermark_change(replica)
+        # A shrink below min ISR can make parked acks=all produces unable to succeed: they wait
+        # for their timeout, as in Kafka 3.7+ where the HW is frozen below min ISR.
+
+    def _isr_expiration(self, interval: float) -> None:
+        if self.alive:
+            now = self.simenv.now
+            for key in sorted(self.partitions):
+                replica = self.partitions[key]
+                proposal = replica.maybe_shrink_isr(now)
+                if proposal is not None:
+                    self._propose_isr(proposal)
+        self.simenv.call_later(interval, self._isr_expiration, interval)
+
+    # -- log tasks --------------------------------------------------------------------------------
+    def _retention_task(self, interval: float) -> None:
+        if self.alive:
+            now = self.simenv.now
+            for key in sorted(self.partitions):
+                replica = self.partitions[key]
+                deleted = replica.log.delete_old_segments(now)
+                if deleted:
+                    self._events(
+                        (now, f"{replica.name}@{self.name}", "segments_deleted", f"{deleted} records")
+                    )
+                    if replica.is_leader:
+                        self._gauge(replica.name, "log_start_offset", replica.log.log_start_offset)
+        self.simenv.call_later(interval, self._retention_task, interval)
+
+    def _flush_task(self, interval: float) -> None:
+        if self.alive:
+            for key in sorted(self.partitions):
+                self.partitions[key].log.flush()
+        self.simenv.call_later(interval, self._flush_task, interval)
+
+    # -- follower: replica fetcher ----------------------------------------------------------------
+    def _send_replica_fetch(self, fetcher: ReplicaFetcher) -> None:
+        if not self.alive or not fetcher.partitions or fetcher.in_flight:
+            return
+        now = self.simenv.now
+        if fetcher.backoff_until > now:
+            self.simenv.call_at(fetcher.backoff_until, self._send_replica_fetch, fetcher)
+            fetcher.in_flight = True  # the scheduled call owns the session meanwhile
+            return
+        cfg = self.config
+        partition_max = int(cfg["replica.fetch.max.bytes"])
+        parts = []
+        for replica in fetcher.partitions:
+            log = replica.log
+            last_epoch = log.latest_epoch
+            parts.append(
+                FetchPartition(
+                    replica.topic,
+                    replica.partition,
+                    log.log_end_offset,
+                    replica.leader_epoch,
+                    last_epoch,
+                    partition_max,
+                )
+            )
+        body = FetchRequest(
+            self.broker_id,
+            float(cfg["replica.fetch.wait.max.ms"]),
+            int(cfg["replica.fetch.min.bytes"]),
+            int(cfg["replica.fetch.response.max.bytes"]),
+            parts,
+        )
+        fetcher.in_flight = True
+        size = REQUEST_HEADER_BYTES + PARTITION_HEADER_BYTES * len(parts)
+        timeout = float(cfg.get("replica.socket.timeout.ms", 30000))
+        self.send_request(
+            f"broker-{fetcher.leader_id}",
+            "Fetch",
+            body,
+            size,
+            timeout,
+            lambda response, error: self._on_replica_fetch_response(fetcher, response, error),
+        )
+
+    def _on_replica_fetch_response(
+        self, fetcher: ReplicaFetcher, response: FetchResponse | None, error: str | None
+    ) -> None:
+        fetcher.in_flight = False
+        if not self.alive:
+            return
+        now = self.simenv.now
+        backoff = False
+        if response is None:
+            backoff = True
+        else:
+            for part in response.partitions:
+                replica = self.partitions.get((part.topic, part.partition))
+                if replica is None or replica not in fetcher.partitions:
+                    continue
+                if part.error is not None:
+                    backoff = True
+                    continue
+                if part.diverging_epoch is not None:
+                    self._truncate_on_divergence(replica, part.diverging_epoch)
+                    continue
+                if part.batches and part.batches[0].base_offset != replica.log.log_end_offset:
+                    continue  # stale response after a truncation; refetch
+                replica.append_records_as_follower(part.batches, part.high_watermark, now)
+                for batch in part.batches:
+                    self._appends(
+                        (
+                            now,
+                            self.broker_id,
+                            replica.topic,
+                            replica.partition,
+                            batch.base_offset,
+                            batch.count,
+                            batch.leader_epoch,
+                            batch.origin,
+                            batch.origin_seq,
+                            "follower",
+                        )
+                    )
+                if part.batches and self._flush_every_append:
+                    replica.log.flush()
+        if backoff:
+            fetcher.backoff_until = now + float(self.config["replica.fetch.backoff.ms"])
+        self._send_replica_fetch(fetcher)
+
+    def _truncate_on_divergence(self, replica: Partition, diverging: tuple[int, int]) -> None:
+        """KIP-279 truncation: to min(leader's end offset, our end offset for that epoch)."""
+        epoch, end_offset = diverging
+        log = replica.log
+        if epoch < 0:
+            target = log.high_watermark  # leader knows none of our epochs
+        else:
+            own_epoch, own_end = log.end_offset_for_epoch(epoch)
+            target = min(end_offset, own_end) if own_epoch == epoch else min(end_offset, own_end)
+        target = max(min(target, log.log_end_offset), log.log_start_offset)
+        removed = log.truncate_to(target)
+        self._events(
+            (
+                self.simenv.now,
+                f"{replica.name}@{self.name}",
+                "truncate",
+                f"to {target} ({removed} records removed)",
+            )
+        )
+
+    # -- metadata, offsets, group coordination ----------------------------------------------------
+    def _handle_metadata(self, source: str, request: Request) -> None:
+        body: MetadataRequest = request.body
+        partitions = self.controller.metadata_for(body.topics)
+        brokers = {b: f"broker-{b}" for b in self.controller.live_brokers()}
+        size = REQUEST_HEADER_BYTES + PARTITION_HEADER_BYTES * len(partitions)
+        self.send_response(source, request, MetadataResponse(brokers, partitions), size)
+
+    def _handle_list_offsets(self, source: str, request: Request) -> None:
+        body: ListOffsetsRequest = request.body
+        replica = self.partitions.get((body.topic, body.partition))
+        if replica is None or not replica.is_leader:
+            response = ListOffsetsResponse(NOT_LEADER_OR_FOLLOWER, -1)
+        elif body.timestamp == EARLIEST_TIMESTAMP:
+            response = ListOffsetsResponse(None, replica.log.log_start_offset)
+        else:
+            response = ListOffsetsResponse(None, replica.log.high_watermark)
+        self.send_response(source, request, response, REQUEST_HEADER_BYTES)
+
+    def _handle_offset_commit(self, source: str, request: Request) -> None:
+        body: OffsetCommitRequest = request.body
+        for topic, partition, offset in body.offsets:
+            self.group_offsets[(body.group, topic, partition)] = offset
+            self._gauge(f"{body.group}/{topic}-{partition}", "committed_offset", offset)
+        self.send_response(source, request, OffsetCommitResponse(None), REQUEST_HEADER_BYTES)
+
+    def _handle_offset_fetch(self, source: str, request: Request) -> None:
+        body: OffsetFetchRequest = request.body
+        offsets = {
+            (topic, partition): self.group_offsets[(body.group, topic, partition)]
+            for topic, partition in body.partitions
+            if (body.group, topic, partition) in self.group_offsets
+        }
+        size = REQUEST_HEADER_BYTES + PARTITION_HEADER_BYTES * len(body.partitions)
+        self.send_response(source, request, OffsetFetchResponse(offsets), size)

@@ -1,0 +1,329 @@
+"""The simulated network: directed links, latency distributions, loss, bandwidth, RPC.
+
+Theory of operation
+-------------------
+Every ordered pair of nodes has a directed link. A message on a link is delivered after
+``latency`` (drawn from the link's distribution) plus ``size / bandwidth`` when a bandwidth is
+set (the link then serialises messages one after another). Delivery is FIFO per directed link,
+because Kafka's connections are TCP: a message never overtakes an earlier one on the same link,
+whatever latency it drew. A lost message is silently dropped; the requester only learns of it
+through its own ``request.timeout.ms``, as with a real black-holed connection.
+
+Links take the scenario's ``network`` defaults, overridden by every matching ``links:`` entry in
+order ("*" matches any node). Faults (later) block or degrade links at run time.
+
+RPC: a node sends a ``Request`` carrying a correlation id (as in Kafka's request header) and keeps
+a pending entry with a timeout timer; the matching ``Response`` cancels the timer and runs the
+callback. A timed-out request runs the callback with ``REQUEST_TIMED_OUT`` and a late response is
+ignored, like Kafka's NetworkClient.
+
+Simplification: connections are not modelled as objects; there is no connection setup cost and no
+RST on crash (a crashed node simply stops answering).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from sim.cluster.engine import SimEnv, Timer
+    from sim.scenario import Distribution, NetworkSpec
+
+__all__ = ["Link", "Network", "Node", "Request", "Response", "Sampler"]
+
+_Z99 = 2.3263478740408408  # standard normal quantile of 0.99
+
+
+class Sampler:
+    """Draws delays (ms) from a scenario Distribution, in blocks for speed."""
+
+    __slots__ = ("_block", "_buffer", "_index", "_kind", "_params", "_rng", "constant")
+
+    def __init__(self, dist: Distribution, rng: np.random.Generator, block: int = 1024) -> None:
+        self._kind = dist.kind
+        self._rng = rng
+        self._block = block
+        self._buffer: np.ndarray = np.empty(0)
+        self._index = 0
+        self.constant: float | None = None
+        if dist.kind == "constant":
+            self.constant = float(dist.value_ms or 0.0)
+            self._params: tuple[float, ...] = ()
+        elif dist.kind == "uniform":
+            self._params = (float(dist.low_ms or 0.0), float(dist.high_ms or 0.0))
+        elif dist.kind == "exponential":
+            self._params = (float(dist.mean_ms or 0.0),)
+        elif dist.kind == "lognormal":
+            median = float(dist.median_ms or 0.0)
+            p99 = float(dist.p99_ms or median)
+            sigma = (math.log(p99) - math.log(median)) / _Z99 if median > 0 and p99 > 0 else 0.0
+            self._params = (math.log(median) if median > 0 else -math.inf, max(sigma, 0.0))
+        else:  # pragma: no cover - the scenario models refuse other kinds
+            raise ValueError(f"unknown distribution {dist.kind!r}")
+
+    def sample(self, n: int) -> np.ndarray:
+        """``n`` independent draws as an array (vectorised)."""
+        if self.constant is not None:
+            return np.full(n, self.constant)
+        rng = self._rng
+        if self._kind == "uniform":
+            low, high = self._params
+            return rng.uniform(low, high, n)
+        if self._kind == "exponential":
+            return rng.exponential(self._params[0], n)
+        mu, sigma = self._params
+        if mu == -math.inf:
+            return np.zeros(n)
+        return rng.lognormal(mu, sigma, n)
+
+    def __call__(self) -> float:
+        if self.constant is not None:
+            return self.constant
+        if self._index >= len(self._buffer):
+            self._buffer = self.sample(self._block)
+            self._index = 0
+        value = float(self._buffer[self._index])
+        self._index += 1
+        return value
+
+    @property
+    def mean(self) -> float:
+        if self.constant is not None:
+            return self.constant
+        if self._kind == "uniform":
+            return (self._params[0] + self._params[1]) / 2
+        if self._kind == "exponential":
+            return self._params[0]
+        mu, sigma = self._params
+        return 0.0 if mu == -math.inf else math.exp(mu + sigma * sigma / 2)
+
+
+class Request:
+    """A request with Kafka-style correlation id; ``body`` is the API-specific payload."""
+
+    __slots__ = ("api", "body", "correlation_id", "size")
+
+    def __init__(self, api: str, correlation_id: int, body: Any, size: int) -> None:
+        self.api = api
+        self.correlation_id = correlation_id
+        self.body = body
+        self.size = size
+
+
+class Response:
+    __slots__ = ("body", "correlation_id")
+
+    def __init__(self, correlation_id: int, body: Any) -> None:
+        self.correlation_id = correlation_id
+        self.body = body
+
+
+class Link:
+    """One directed link; mutable so faults can degrade or block it at run time."""
+
+    __slots__ = (
+        "bandwidth",
+        "blocked",
+        "busy_until",
+        "delivered",
+        "dropped",
+        "last_arrival",
+        "latency",
+        "loss",
+        "_rng",
+        "_uniform",
+        "_uniform_index",
+        "source",
+        "target",
+    )
+
+    def __init__(
+        self,
+        source: str,
+        target: str,
+        latency: Sampler,
+        loss: float,
+        bandwidth: float | None,
+        rng: np.random.Generator,
+    ) -> None:
+        self.source = source
+        self.target = target
+        self.latency = latency
+        self.loss = loss
+        self.bandwidth = bandwidth  # bytes per ms, None = unlimited
+        self.blocked = False
+        self.busy_until = 0.0
+        self.last_arrival = 0.0
+        self.delivered = 0
+        self.dropped = 0
+        self._rng = rng
+        self._uniform: np.ndarray = np.empty(0)
+        self._uniform_index = 0
+
+    def lost(self) -> bool:
+        if self.loss <= 0.0:
+            return False
+        if self._uniform_index >= len(self._uniform):
+            self._uniform = self._rng.random(1024)
+            self._uniform_index = 0
+        u = self._uniform[self._uniform_index]
+        self._uniform_index += 1
+        return bool(u < self.loss)
+
+
+class Network:
+    """Nodes by name and the directed links between them."""
+
+    def __init__(self, simenv: SimEnv, spec: NetworkSpec) -> None:
+        self.simenv = simenv
+        self.spec = spec
+        self.nodes: dict[str, Node] = {}
+        self._links: dict[tuple[str, str], Link] = {}
+
+    def register(self, node: Node) -> None:
+        if node.name in self.nodes:
+            raise ValueError(f"duplicate node name {node.name!r}")
+        self.nodes[node.name] = node
+
+    def link(self, source: str, target: str) -> Link:
+        link = self._links.get((source, target))
+        if link is None:
+            link = self._make_link(source, target)
+            self._links[(source, target)] = link
+        return link
+
+    def links(self) -> list[Link]:
+        return [self._links[key] for key in sorted(self._links)]
+
+    def _make_link(self, source: str, target: str) -> Link:
+        spec = self.spec
+        latency = spec.latency
+        loss = spec.loss
+        bandwidth = spec.bandwidth_bytes_per_ms
+        for override in spec.links:
+            if override.source in ("*", source) and override.target in ("*", target):
+                if override.latency is not None:
+                    latency = override.latency
+                if override.loss is not None:
+                    loss = override.loss
+                if override.bandwidth_bytes_per_ms is not None:
+                    bandwidth = override.bandwidth_bytes_per_ms
+        name = f"link:{source}->{target}"
+        rng = self.simenv.rng(name)
+        return Link(source, target, Sampler(latency, rng), loss, bandwidth, rng)
+
+    def send(self, source: str, target: str, message: Request | Response, size: int) -> None:
+        """Put ``message`` on the link source->target; it arrives later or is lost."""
+        link = self._links.get((source, target))
+        if link is None:
+            link = self.link(source, target)
+        if link.blocked or link.lost():
+            link.dropped += 1
+            return
+        env = self.simenv.env
+        now = env.now
+        if link.bandwidth is not None:
+            start = link.busy_until if link.busy_until > now else now
+            link.busy_until = start + size / link.bandwidth
+            arrival = link.busy_until + link.latency()
+        else:
+            arrival = now + link.latency()
+        if arrival < link.last_arrival:
+            arrival = link.last_arrival  # FIFO: TCP never reorders one connection
+        link.last_arrival = arrival
+        link.delivered += 1
+        self.simenv.call_later(arrival - now, self.nodes[target].deliver, source, message)
+
+
+RequestCallback = Callable[[Any, str | None], None]
+
+
+class _Pending:
+    __slots__ = ("callback", "target", "timer")
+
+    def __init__(self, target: str, callback: RequestCallback, timer: Timer | None) -> None:
+        self.target = target
+        self.callback = callback
+        self.timer = timer
+
+
+class Node:
+    """A named endpoint on the network with Kafka-style request/response plumbing."""
+
+    def __init__(self, name: str, simenv: SimEnv, network: Network) -> None:
+        self.name = name
+        self.simenv = simenv
+        self.network = network
+        self.alive = True
+        self._next_correlation_id = 0
+        self._pending: dict[int, _Pending] = {}
+        network.register(self)
+
+    # -- sending ------------------------------------------------------------------------------
+    def send_request(
+        self,
+        target: str,
+        api: str,
+        body: Any,
+        size: int,
+        timeout_ms: float | None,
+        callback: RequestCallback | None,
+    ) -> int:
+        """Send a request; ``callback(response_body, error)`` runs once, on response or timeout.
+
+        ``callback=None`` sends a one-way request (acks=0 produce): nothing is awaited.
+        """
+        self._next_correlation_id += 1
+        correlation_id = self._next_correlation_id
+        if callback is not None:
+            timer = (
+                self.simenv.call_later(timeout_ms, self._expire, correlation_id)
+                if timeout_ms is not None
+                else None
+            )
+            self._pending[correlation_id] = _Pending(target, callback, timer)
+        self.network.send(self.name, target, Request(api, correlation_id, body, size), size)
+        return correlation_id
+
+    def send_response(self, target: str, request: Request, body: Any, size: int) -> None:
+        if self.alive:
+            self.network.send(self.name, target, Response(request.correlation_id, body), size)
+
+    def _expire(self, correlation_id: int) -> None:
+        pending = self._pending.pop(correlation_id, None)
+        if pending is not None and self.alive:
+            pending.callback(None, "REQUEST_TIMED_OUT")
+
+    def fail_pending(self, target: str, error: str, *, except_id: int | None = None) -> None:
+        """Fail every pending request to ``target`` (a disconnect: NETWORK_EXCEPTION)."""
+        for correlation_id in sorted(self._pending):
+            pending = self._pending[correlation_id]
+            if pending.target == target and correlation_id != except_id:
+                del self._pending[correlation_id]
+                if pending.timer is not None:
+                    pending.timer.cancel()
+                pending.callback(None, error)
+
+    def in_flight(self, target: str) -> int:
+        return sum(1 for p in self._pending.values() if p.target == target)
+
+    # -- receiving ----------------------------------------------------------------------------
+    def deliver(self, source: str, message: Request | Response) -> None:
+        if not self.alive:
+            return
+        if isinstance(message, Response):
+            pending = self._pending.pop(message.correlation_id, None)
+            if pending is None:
+                return  # late response to a timed-out request
+            if pending.timer is not None:
+                pending.timer.cancel()
+            pending.callback(message.body, None)
+        else:
+            self.handle_request(source, message)
+
+    def handle_request(self, source: str, request: Request) -> None:
+        raise NotImplementedError(f"{type(self).__name__} does not serve {request.api}")

@@ -1,0 +1,647 @@
+"""A Kafka producer: workload, partitioner, accumulator, sender, retries, idempotence.
+
+Theory of operation (kafka-semantics §5, ``RecordAccumulator`` / ``Sender`` / ``KafkaProducer``)
+----------------------------------------------------------------------------------------------
+* **Workload**: record arrival times (poisson or constant, ``rate`` per instance between
+  ``start`` and ``stop``) are drawn with numpy in blocks of about 2,000 records, never one event
+  per record. Keys are ``key-<i>`` (UTF-8), chosen uniformly or by a bounded zipf law, and mapped
+  to partitions with Kafka's murmur2 partitioner; null keys use the 3.3+ sticky partitioner
+  (KIP-794): a random partition keeps every record until ``batch.size`` bytes went to it.
+* **Accumulator**: one deque of batches per partition. A batch holds up to ``batch.size`` bytes
+  (61-byte v2 header plus ``record_size`` per record). The head batch is *ready* when it is full
+  or another batch waits behind it, when ``linger.ms`` passed since its first record, when a
+  retry's backoff passed, or when the producer is closing.
+* **Sender**: per broker, ready batches (at most one per partition) go into one ProduceRequest,
+  with at most ``max.in.flight.requests.per.connection`` requests in flight per broker. With
+  ``max.in.flight=1`` the partition is muted while its batch is in flight. With idempotence a
+  retried batch waits until no earlier batch of its partition is in flight (sequence order).
+* **Outcomes**: success completes the batch. Retriable errors (NOT_LEADER_OR_FOLLOWER,
+  NOT_ENOUGH_REPLICAS[_AFTER_APPEND], REQUEST_TIMED_OUT, NETWORK_EXCEPTION,
+  OUT_OF_ORDER_SEQUENCE_NUMBER with idempotence) re-enqueue the batch at the head of its deque
+  after ``retry.backoff.ms`` doubling to ``retry.backoff.max.ms`` with ±20 % jitter (KIP-580),
+  while ``retries`` and ``delivery.timeout.ms`` allow; otherwise it fails. A client-side request
+  timeout disconnects: the other requests in flight to that broker fail with NETWORK_EXCEPTION.
+  Leader errors and disconnects trigger a metadata refresh.
+* **acks=0**: the send completes when the request is written; offset -1; no response.
+* **Idempotence** (KIP-98): each batch carries (producer id, epoch 0, base sequence = the index of
+  its first record in the partition), so the leader drops retried duplicates.
+
+Simplifications: the producer id comes from the run (no InitProducerId round trip); adaptive
+partitioning weights and ``buffer.memory`` back-pressure are not modelled; a failed idempotent
+batch does not bump the producer epoch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.cluster.messages import (
+    BATCH_HEADER_BYTES,
+    PARTITION_HEADER_BYTES,
+    REQUEST_HEADER_BYTES,
+    MetadataRequest,
+    MetadataResponse,
+    ProducePartition,
+    ProduceRequest,
+    ProduceResponse,
+)
+from sim.cluster.network import Network, Node
+from sim.kafka.log import RecordBatch
+from sim.kafka.partitioner import kafka_partition
+
+if TYPE_CHECKING:
+    from sim.cluster.engine import SimEnv, Timer
+    from sim.scenario import ProducerSpec, TopicSpec
+
+RETRIABLE = frozenset(
+    {
+        "NOT_LEADER_OR_FOLLOWER",
+        "NOT_ENOUGH_REPLICAS",
+        "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
+        "REQUEST_TIMED_OUT",
+        "NETWORK_EXCEPTION",
+        "FENCED_LEADER_EPOCH",
+        "UNKNOWN_LEADER_EPOCH",
+        "LEADER_NOT_AVAILABLE",
+        "UNKNOWN_TOPIC_OR_PARTITION",
+    }
+)
+METADATA_ERRORS = frozenset(
+    {
+        "NOT_LEADER_OR_FOLLOWER",
+        "FENCED_LEADER_EPOCH",
+        "UNKNOWN_LEADER_EPOCH",
+        "LEADER_NOT_AVAILABLE",
+        "UNKNOWN_TOPIC_OR_PARTITION",
+        "NETWORK_EXCEPTION",
+        "REQUEST_TIMED_OUT",
+    }
+)
+BLOCK_RECORDS = 2048
+
+
+class ProducerBatch:
+    """A batch in the accumulator (Kafka ``ProducerBatch``)."""
+
+    __slots__ = (
+        "attempts",
+        "backoff_until",
+        "batch_id",
+        "count",
+        "first_create_ms",
+        "full",
+        "last_create_ms",
+        "partition",
+        "seq_start",
+    )
+
+    def __init__(self, batch_id: int, partition: int, seq_start: int, first_create_ms: float):
+        self.batch_id = batch_id
+        self.partition = partition
+        self.seq_start = seq_start
+        self.count = 0
+        self.first_create_ms = first_create_ms
+        self.last_create_ms = first_create_ms
+        self.full = False
+        self.attempts = 0
+        self.backoff_until = 0.0
+
+
+class Workload:
+    """Arrival times and partitions of one producer instance's records, drawn in blocks."""
+
+    def __init__(
+        self,
+        spec: ProducerSpec,
+        num_partitions: int,
+        batch_size: int,
+        rng: np.random.Generator,
+        end_ms: float,
+    ) -> None:
+        self.spec = spec
+        self.rng = rng
+        self.num_partitions = num_partitions
+        self.rate_per_ms = spec.rate_per_s / 1000.0
+        self.start_ms = spec.start_ms
+        self.end_ms = end_ms if spec.stop_ms is None else min(end_ms, spec.stop_ms)
+        self.generated_until = self.start_ms
+        self.horizon_ms = BLOCK_RECORDS / self.rate_per_ms if self.rate_per_ms > 0 else math.inf
+        self._next_constant = self.start_ms
+        keys = spec.keys
+        self.key_partitions: np.ndarray | None = None
+        self.key_probabilities: np.ndarray | None = None
+        if keys is not None:
+            self.key_partitions = np.array(
+                [kafka_partition(f"key-{i}".encode(), num_partitions) for i in range(keys.count)],
+                dtype=np.int64,
+            )
+            if keys.distribution == "zipf":
+                weights = 1.0 / np.arange(1, keys.count + 1, dtype=float) ** keys.s
+                self.key_probabilities = weights / weights.sum()
+        # Sticky partitioner state (KIP-794): current partition and records left before a switch.
+        self.sticky_run = max(1, math.ceil(batch_size / max(1, spec.record_size_bytes)))
+        self.sticky_partition = -1
+        self.sticky_left = 0
+        self.times = np.empty(0)
+        self.partitions = np.empty(0, dtype=np.int64)
+        self.position = 0
+
+    @property
+    def exhausted(self) -> bool:
+        return self.position >= len(self.times) and self.generated_until >= self.end_ms
+
+    def next_arrival(self) -> float:
+        """Time of the next record not yet taken, or inf."""
+        while self.position >= len(self.times):
+            if self.generated_until >= self.end_ms:
+                return math.inf
+            self._generate()
+        return float(self.times[self.position])
+
+    def take_until(self, now: float) -> tuple[np.ndarray, np.ndarray]:
+        """Records that arrived at or before ``now``: (times, partitions)."""
+        chunks_t: list[np.ndarray] = []
+        chunks_p: list[np.ndarray] = []
+        while True:
+            if self.position >= len(self.times):
+                if self.generated_until >= self.end_ms or self.generated_until > now:
+                    break
+                self._generate()
+                continue
+            end = int(np.searchsorted(self.times, now, side="right"))
+            if end > self.position:
+                chunks_t.append(self.times[self.position : end])
+                chunks_p.append(self.partitions[self.position : end])
+                self.position = end
+            if end < len(self.times):
+                break
+        if not chunks_t:
+            return np.empty(0), np.empty(0, dtype=np.int64)
+        if len(chunks_t) == 1:
+            return chunks_t[0], chunks_p[0]
+        return np.concatenate(chunks_t), np.concatenate(chunks_p)
+
+    def _generate(self) -> None:
+        start = self.generated_until
+        stop = min(start + self.horizon_ms, self.end_ms)
+        rng = self.rng
+        if self.spec.arrival == "constant":
+            interval = 1.0 / self.rate_per_ms
+            first = self._next_constant
+            n = max(0, math.ceil((stop - first) / interval)) if first < stop else 0
+            times = first + interval * np.arange(n)
+            times = times[times < stop]
+            self._next_constant = first + interval * len(times)
+        else:
+            n = int(rng.poisson(self.rate_per_ms * (stop - start)))
+            times = np.sort(rng.uniform(start, stop, n))
+        self.generated_until = stop
+        self.times = times
+        self.partitions = self._choose_partitions(len(times))
+        self.position = 0
+
+    def _choose_partitions(self, n: int) -> np.ndarray:
+        if n == 0:
+            return np.empty(0, dtype=np.int64)
+        if self.key_partitions is not None:
+            count = len(self.key_partitions)
+            if self.key_probabilities is not None:
+                keys = self.rng.choice(count, size=n, p=self.key_probabilities)
+            else:
+                keys = self.rng.integers(0, count, size=n)
+            return self.key_partitions[keys]
+        out = np.empty(n, dtype=np.int64)
+        filled = 0
+        while filled < n:
+            if self.sticky_left <= 0:
+                self.sticky_partition = int(self.rng.integers(0, self.num_partitions))
+                self.sticky_left = self.sticky_run
+            take = min(self.sticky_left, n - filled)
+            out[filled : filled + take] = self.sticky_partition
+            filled += take
+            self.sticky_left -= take
+        return out
+
+
+class Producer(Node):
+    """One producer instance (``<name>-<i>``) writing to one topic."""
+
+    def __init__(
+        self,
+        name: str,
+        spec: ProducerSpec,
+        topic: TopicSpec,
+        simenv: SimEnv,
+        network: Network,
+        bootstrap: list[str],
+        producer_id: int,
+        load_end_ms: float,
+    ) -> None:
+        super().__init__(name, simenv, network)
+        cfg = spec.config
+        self.spec = spec
+        self.topic = topic.name
+        self.num_partitions = topic.partitions
+        self.bootstrap = bootstrap
+        self.acks = str(cfg["acks"])
+        self.linger_ms = float(cfg["linger.ms"])
+        self.batch_size = int(cfg["batch.size"])
+        self.max_in_flight = int(cfg["max.in.flight.requests.per.connection"])
+        self.retries = int(cfg["retries"])
+        self.retry_backoff_ms = float(cfg["retry.backoff.ms"])
+        self.retry_backoff_max_ms = float(cfg["retry.backoff.max.ms"])
+        self.request_timeout_ms = float(cfg["request.timeout.ms"])
+        self.delivery_timeout_ms = float(cfg["delivery.timeout.ms"])
+        self.max_request_size = int(cfg["max.request.size"])
+        self.idempotent = bool(cfg["enable.idempotence"])
+        self.producer_id = producer_id if self.idempotent else -1
+        self.record_size = spec.record_size_bytes
+        self.batch_capacity = max(1, (self.batch_size - BATCH_HEADER_BYTES) // self.record_size)
+        self.workload = Workload(
+            spec, topic.partitions, self.batch_size, simenv.rng(f"{name}:workload"), load_end_ms
+        )
+        self._backoff_rng = simenv.rng(f"{name}:backoff")
+        self.deques: list[deque[ProducerBatch]] = [deque() for _ in range(topic.partitions)]
+        self.next_seq = [0] * topic.partitions
+        self.in_flight_per_partition = [0] * topic.partitions
+        self.in_flight_per_broker: dict[int, int] = {}
+        self.in_flight_batches: dict[int, ProducerBatch] = {}
+        self.leaders: list[int | None] = [None] * topic.partitions
+        self.metadata_ready = False
+        self._metadata_in_flight = False
+        self._bootstrap_index = 0
+        self._next_batch_id = 0
+        self._drain_start = 0
+        self.closing = False
+        self._wake_timer: Timer | None = None
+        self._wake_at = math.inf
+        rec = simenv.recorder
+        self._produce_rows = rec.table("produce")
+        self._request_rows = rec.table("produce_requests")
+        self._events = rec.table("events")
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._refresh_metadata()
+        self._schedule_wake(max(self.simenv.now, self.workload.next_arrival()))
+
+    def close(self) -> None:
+        """KafkaProducer.close(): send everything still buffered without waiting for linger."""
+        self.closing = True
+        self._run_sender()
+
+    def finish(self) -> None:
+        """End of run: batches never completed are recorded as unfinished."""
+        now = self.simenv.now
+        self._ingest(now)
+        leftover = list(self.in_flight_batches.values())
+        for dq in self.deques:
+            leftover.extend(dq)
+            dq.clear()
+        self.in_flight_batches.clear()
+        for batch in sorted(leftover, key=lambda b: b.batch_id):
+            self._record(batch, "unfinished", "", -1)
+
+    # -- accumulator --------------------------------------------------------------------------------
+    def _ingest(self, now: float) -> None:
+        times, partitions = self.workload.take_until(now)
+        if len(times) == 0:
+            return
+        counts = np.bincount(partitions, minlength=self.num_partitions)
+        if int(counts.max()) == len(times):
+            # One partition got everything (sticky partitioner, single key): no grouping needed.
+            self._append_records(int(partitions[0]), times)
+            return
+        order = np.argsort(partitions, kind="stable")
+        sorted_times = times[order]
+        start = 0
+        for partition in np.flatnonzero(counts):
+            n = int(counts[partition])
+            self._append_records(int(partition), sorted_times[start : start + n])
+            start += n
+
+    def _append_records(self, partition: int, times: np.ndarray) -> None:
+        dq = self.deques[partition]
+        capacity = self.batch_capacity
+        n = len(times)
+        taken = 0
+        while taken < n:
+            batch = dq[-1] if dq else None
+            if batch is None or batch.full or batch.attempts > 0:
+                batch = ProducerBatch(
+                    self._next_batch_id, partition, self.next_seq[partition], float(times[taken])
+                )
+                self._next_batch_id += 1
+                dq.append(batch)
+            take = min(capacity - batch.count, n - taken)
+            batch.count += take
+            self.next_seq[partition] += take
+            taken += take
+            batch.last_create_ms = float(times[taken - 1])
+            if batch.count >= capacity:
+                batch.full = True
+
+    # -- wake-ups -----------------------------------------------------------------------------------
+    def _schedule_wake(self, when: float) -> None:
+        if when == math.inf or when >= self._wake_at:
+            return
+        if self._wake_timer is not None:
+            self._wake_timer.cancel()
+        self._wake_at = when
+        self._wake_timer = self.simenv.call_at(when, self._on_wake)
+
+    def _on_wake(self) -> None:
+        self._wake_timer = None
+        self._wake_at = math.inf
+        self._run_sender()
+
+    def _next_wake(self, now: float) -> float:
+        """Earliest time something may become sendable: a linger deadline, a batch filling up,
+        a retry backoff ending, an expiry, or the next record's linger deadline."""
+        linger = self.linger_ms
+        wake = math.inf
+        workload = self.workload
+        next_arrival = workload.next_arrival()
+        if next_arrival < math.inf:
+            wake = next_arrival + (0.0 if self.closing else linger)
+        for partition, dq in enumerate(self.deques):
+            if not dq:
+                continue
+            head = dq[0]
+            expiry = head.first_create_ms + self.delivery_timeout_ms
+            leader = self.leaders[partition]
+            if (
+                leader is None
+                or self.in_flight_per_broker.get(leader, 0) >= self.max_in_flight
+                or (self.max_in_flight == 1 and self.in_flight_per_partition[partition] > 0)
+                or (head.attempts > 0 and self.idempotent and self.in_flight_per_partition[partition])
+            ):
+                # Blocked: a response or a metadata update runs the sender again.
+                wake = min(wake, expiry)
+                continue
+            if head.attempts > 0:
+                due = head.backoff_until
+            elif self.closing or head.full or len(dq) > 1:
+                due = now
+            else:
+                due = head.first_create_ms + linger
+                # The batch may fill before its linger expires: wake at the arrival that fills it.
+                due = min(due, self._fill_time(head))
+            wake = min(wake, due, expiry)
+        return wake
+
+    def _fill_time(self, batch: ProducerBatch) -> float:
+        need = self.batch_capacity - batch.count
+        workload = self.workload
+        if need > len(workload.times) - workload.position:
+            return math.inf
+        upcoming = workload.partitions[workload.position :]
+        hits = np.flatnonzero(upcoming == batch.partition)
+        if len(hits) < need:
+            return math.inf
+        return float(workload.times[workload.position + hits[need - 1]])
+
+    # -- sender -------------------------------------------------------------------------------------
+    def _run_sender(self) -> None:
+        if not self.alive:
+            return
+        now = self.simenv.now
+        self._ingest(now)
+        self._expire(now)
+        if not self.metadata_ready:
+            self._refresh_metadata()
+        else:
+            self._drain(now)
+        self._schedule_wake(max(now, self._next_wake(now)) if self._has_work() else math.inf)
+
+    def _has_work(self) -> bool:
+        return any(self.deques) or not self.workload.exhausted
+
+    def _ready(self, partition: int, now: float) -> bool:
+        dq = self.deques[partition]
+        if not dq:
+            return False
+        head = dq[0]
+        if head.attempts > 0:
+            if now < head.backoff_until:
+                return False
+            if self.idempotent and self.in_flight_per_partition[partition] > 0:
+                return False  # resend in sequence order
+        elif not (self.closing or head.full or len(dq) > 1 or now >= head.first_create_ms + self.linger_ms):
+            return False
+        if self.max_in_flight == 1 and self.in_flight_per_partition[partition] > 0:
+            return False  # guaranteeMessageOrder: partition muted
+        return self.leaders[partition] is not None
+
+    def _drain(self, now: float) -> None:
+        num = self.num_partitions
+        while True:
+            by_broker: dict[int, list[ProducerBatch]] = {}
+            sizes: dict[int, int] = {}
+            start = self._drain_start
+            for i in range(num):
+                partition = (start + i) % num
+                if not self._ready(partition, now):
+                    continue
+                leader = self.leaders[partition]
+                assert leader is not None
+                if self.in_flight_per_broker.get(leader, 0) >= self.max_in_flight:
+                    continue
+                batch = self.deques[partition][0]
+                size = self._batch_bytes(batch)
+                if leader in sizes and sizes[leader] + size > self.max_request_size:
+                    continue
+                self.deques[partition].popleft()
+                by_broker.setdefault(leader, []).append(batch)
+                sizes[leader] = sizes.get(leader, 0) + size
+            if not by_broker:
+                return
+            self._drain_start = (start + 1) % num
+            for broker_id in sorted(by_broker):
+                self._send(broker_id, by_broker[broker_id], sizes[broker_id], now)
+
+    def _batch_bytes(self, batch: ProducerBatch) -> int:
+        return BATCH_HEADER_BYTES + batch.count * self.record_size
+
+    def _send(self, broker_id: int, batches: list[ProducerBatch], size: int, now: float) -> None:
+        parts = []
+        for batch in batches:
+            batch.attempts += 1
+            record_batch = RecordBatch(
+                base_offset=-1,
+                count=batch.count,
+                size_bytes=self._batch_bytes(batch),
+                leader_epoch=-1,
+                producer_id=self.producer_id,
+                producer_epoch=0 if self.idempotent else -1,
+                base_sequence=batch.seq_start if self.idempotent else -1,
+                first_timestamp_ms=batch.first_create_ms,
+                max_timestamp_ms=batch.last_create_ms,
+                origin=self.name,
+                origin_seq=batch.seq_start,
+            )
+            parts.append(ProducePartition(self.topic, batch.partition, record_batch, batch.batch_id))
+        request = ProduceRequest(self.acks, self.request_timeout_ms, parts)
+        size += REQUEST_HEADER_BYTES + PARTITION_HEADER_BYTES * len(parts)
+        target = f"broker-{broker_id}"
+        if self.acks == "0":
+            self.send_request(target, "Produce", request, size, None, None)
+            for batch in batches:
+                self._request_rows(
+                    (now, now, self.name, broker_id, self.topic, batch.partition, batch.batch_id,
+                     batch.attempts, "")
+                )
+                self._record(batch, "acked", "", -1)
+            return
+        for batch in batches:
+            self.in_flight_per_partition[batch.partition] += 1
+            self.in_flight_batches[batch.batch_id] = batch
+        self.in_flight_per_broker[broker_id] = self.in_flight_per_broker.get(broker_id, 0) + 1
+        sent_at = now
+        correlation: list[int] = []
+
+        def on_response(response: ProduceResponse | None, error: str | None) -> None:
+            self._on_response(broker_id, batches, sent_at, correlation[0], response, error)
+
+        correlation.append(
+            self.send_request(target, "Produce", request, size, self.request_timeout_ms, on_response)
+        )
+
+    def _on_response(
+        self,
+        broker_id: int,
+        batches: list[ProducerBatch],
+        sent_at: float,
+        correlation_id: int,
+        response: ProduceResponse | None,
+        error: str | None,
+    ) -> None:
+        now = self.simenv.now
+        target = f"broker-{broker_id}"
+        self.in_flight_per_broker[broker_id] -= 1
+        for batch in batches:
+            self.in_flight_per_partition[batch.partition] -= 1
+            self.in_flight_batches.pop(batch.batch_id, None)
+        refresh = False
+        if response is None:
+            # Client-side timeout or disconnect: Kafka closes the connection, failing the other
+            # requests in flight to this broker, and refreshes metadata.
+            outcomes = [(batch, error or "NETWORK_EXCEPTION", -1) for batch in batches]
+            refresh = True
+            if error == "REQUEST_TIMED_OUT":
+                self.fail_pending(target, "NETWORK_EXCEPTION", except_id=correlation_id)
+        else:
+            by_partition = {r.partition: r for r in response.partitions}
+            outcomes = []
+            for batch in batches:
+                result = by_partition[batch.partition]
+                outcomes.append((batch, result.error, result.base_offset))
+                if result.error in METADATA_ERRORS:
+                    refresh = True
+        for batch, batch_error, base_offset in outcomes:
+            self._request_rows(
+                (sent_at, now if response is not None else math.nan, self.name, broker_id, self.topic,
+                 batch.partition, batch.batch_id, batch.attempts, batch_error or "")
+            )
+            if batch_error is None:
+                self._record(batch, "acked", "", base_offset)
+                continue
+            if self._can_retry(batch, batch_error, now):
+                batch.backoff_until = now + self._backoff(batch.attempts)
+                self._reenqueue(batch)
+            else:
+                expired = now >= batch.first_create_ms + self.delivery_timeout_ms
+                self._record(batch, "failed", "DELIVERY_TIMEOUT" if expired else batch_error, -1)
+        if refresh:
+            self._refresh_metadata()
+        self._run_sender()
+
+    def _can_retry(self, batch: ProducerBatch, error: str, now: float) -> bool:
+        retriable = error in RETRIABLE or (
+            self.idempotent and error == "OUT_OF_ORDER_SEQUENCE_NUMBER"
+        )
+        return (
+            retriable
+            and batch.attempts <= self.retries
+            and now < batch.first_create_ms + self.delivery_timeout_ms
+        )
+
+    def _backoff(self, attempts: int) -> float:
+        """KIP-580 exponential backoff: base * 2^(attempts-1), capped, ±20 % jitter."""
+        exp = self.retry_backoff_ms * (2 ** max(0, attempts - 1))
+        capped = min(exp, self.retry_backoff_max_ms)
+        jitter = float(self._backoff_rng.uniform(0.8, 1.2))
+        return min(capped * jitter, self.retry_backoff_max_ms)
+
+    def _reenqueue(self, batch: ProducerBatch) -> None:
+        dq = self.deques[batch.partition]
+        if self.idempotent:
+            # RecordAccumulator.insertInSequenceOrder: retried batches go back in sequence order.
+            index = 0
+            while index < len(dq) and dq[index].attempts > 0 and dq[index].seq_start < batch.seq_start:
+                index += 1
+            dq.insert(index, batch)
+        else:
+            dq.appendleft(batch)
+
+    def _expire(self, now: float) -> None:
+        """Fail batches waiting in the accumulator past ``delivery.timeout.ms``."""
+        deadline = self.delivery_timeout_ms
+        for dq in self.deques:
+            while dq and now >= dq[0].first_create_ms + deadline:
+                batch = dq.popleft()
+                self._record(batch, "failed", "DELIVERY_TIMEOUT", -1)
+
+    def _record(self, batch: ProducerBatch, outcome: str, error: str, base_offset: int) -> None:
+        self._produce_rows(
+            (
+                self.simenv.now,
+                self.name,
+                self.topic,
+                batch.partition,
+                batch.batch_id,
+                batch.seq_start,
+                batch.count,
+                self._batch_bytes(batch),
+                batch.first_create_ms,
+                batch.last_create_ms,
+                self.acks,
+                outcome,
+                error,
+                base_offset,
+                batch.attempts,
+            )
+        )
+
+    # -- metadata -----------------------------------------------------------------------------------
+    def _refresh_metadata(self) -> None:
+        if self._metadata_in_flight or not self.alive:
+            return
+        self._metadata_in_flight = True
+        target = self.bootstrap[self._bootstrap_index % len(self.bootstrap)]
+        self.send_request(
+            target,
+            "Metadata",
+            MetadataRequest([self.topic]),
+            REQUEST_HEADER_BYTES,
+            self.request_timeout_ms,
+            self._on_metadata,
+        )
+
+    def _on_metadata(self, response: MetadataResponse | None, error: str | None) -> None:
+        self._metadata_in_flight = False
+        if response is None:
+            self._bootstrap_index += 1
+            self.simenv.call_later(self.retry_backoff_ms, self._refresh_metadata)
+            return
+        for part in response.partitions:
+            if part.topic == self.topic:
+                self.leaders[part.partition] = part.leader_id
+        self.metadata_ready = True
+        if any(leader is None for leader in self.leaders):
+            self.simenv.call_later(self.retry_backoff_ms, self._refresh_metadata)
+        self._run_sender()

@@ -1,0 +1,184 @@
+"""One run of a scenario: build, simulate the three phases, judge, write the results folder.
+
+The results folder (``results/<scenario>/<run-id>/``, see results/README.md) is written into a
+temporary sibling and renamed at the end, so an interrupted run never leaves a folder that looks
+complete. The run id is derived from the seed and the effective configuration only (never the
+wall clock), so the same scenario and seed give byte-identical tables in any process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from ruamel.yaml import YAML
+
+from sim.analysis.checker import Verdict, check
+from sim.analysis.metrics import evaluate_expectations, summarize
+from sim.analysis.recorder import Recorder
+from sim.cluster.build import build
+from sim.cluster.engine import SimEnv
+from sim.scenario import Scenario
+
+__all__ = ["Result", "run", "run_id_for"]
+
+VERSION = "0.1.0"
+PROGRESS_STEPS = 200
+
+
+@dataclass
+class Result:
+    """Everything one run produced; ``frames`` are the tidy tables."""
+
+    scenario: Scenario
+    seed: int
+    run_id: str
+    frames: dict[str, pd.DataFrame]
+    summary: dict[str, Any]
+    verdict: Verdict
+    expectations: list[dict[str, Any]]
+    meta: dict[str, Any]
+    path: Path | None = None
+    network: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def expectations_ok(self) -> bool:
+        return all(e["ok"] for e in self.expectations)
+
+
+def run_id_for(scenario: Scenario, seed: int) -> str:
+    config = json.dumps(scenario.effective_dict(), sort_keys=True, default=str)
+    digest = hashlib.sha256(config.encode()).hexdigest()[:10]
+    return f"seed{seed}-{digest}"
+
+
+def _progress(total_ms: float, quiet: bool) -> Any:
+    if quiet or os.environ.get("TQDM_DISABLE") or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    # delay: only runs longer than a couple of wall seconds show a bar.
+    return tqdm(total=round(total_ms / 1000.0, 3), unit="sim-s", delay=2.0, leave=False)
+
+
+def _advance(simenv: SimEnv, until: float, bar: Any) -> None:
+    t = simenv.now
+    if until <= t:
+        return
+    if bar is None:
+        simenv.run(until)
+        return
+    step = max((until - t) / PROGRESS_STEPS, 1.0)
+    while t < until:
+        target = min(until, t + step)
+        simenv.run(target)
+        bar.update(round((target - t) / 1000.0, 3))
+        t = target
+
+
+def run(
+    scenario: Scenario,
+    *,
+    seed: int | None = None,
+    out: str | Path | None = "results",
+    quiet: bool = True,
+) -> Result:
+    """Run ``scenario`` (with ``seed`` overriding its own) and write the results folder under
+    ``out`` (None: write nothing)."""
+    seed = scenario.seed if seed is None else int(seed)
+    run_id = run_id_for(scenario, seed)
+    recorder = Recorder(run_id, seed, scenario.name)
+    simenv = SimEnv(seed, recorder)
+    cluster = build(scenario, simenv)
+    wall_start = time.perf_counter()
+    status = "ok"
+    error: str | None = None
+    bar = _progress(cluster.end_ms, quiet)
+    try:
+        cluster.start()
+        _advance(simenv, cluster.load_end_ms, bar)
+        cluster.end_load()
+        _advance(simenv, cluster.drain_end_ms, bar)
+        _advance(simenv, cluster.end_ms, bar)
+        cluster.finish()
+    except Exception:
+        status = "error"
+        error = traceback.format_exc()
+    finally:
+        if bar is not None:
+            bar.close()
+    wall_s = time.perf_counter() - wall_start
+    frames = recorder.frames()
+    verdict = check(frames)
+    summary = summarize(frames, verdict)
+    expectations = evaluate_expectations(
+        summary, [(e.key, e.op, e.value) for e in scenario.expect]
+    )
+    meta = {
+        "version": VERSION,
+        "scenario": scenario.name,
+        "source": scenario.source,
+        "seed": seed,
+        "run_id": run_id,
+        "status": status,
+        "exception": error,
+        "wall_seconds": round(wall_s, 3),
+        "simulated_ms": simenv.now,
+        "events_processed": simenv.events_processed,
+        "messages_delivered": sum(link.delivered for link in cluster.network.links()),
+        "messages_dropped": sum(link.dropped for link in cluster.network.links()),
+    }
+    result = Result(scenario, seed, run_id, frames, summary, verdict, expectations, meta)
+    if out is not None:
+        result.path = write_results(result, Path(out))
+    if status == "error":
+        raise RuntimeError(f"simulation failed (details in meta.json):\n{error}")
+    return result
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def write_results(result: Result, out: Path) -> Path:
+    """Write the results folder atomically; returns its final path."""
+    parent = out / result.scenario.name
+    parent.mkdir(parents=True, exist_ok=True)
+    final = parent / result.run_id
+    staging = Path(tempfile.mkdtemp(prefix=f".{result.run_id}.", dir=parent))
+    try:
+        yaml = YAML(typ="safe", pure=True)
+        yaml.default_flow_style = False
+        with open(staging / "config.yaml", "w") as fh:
+            yaml.dump(result.scenario.effective_dict(), fh)
+        (staging / "meta.json").write_text(json.dumps(result.meta, indent=2, default=_json_default))
+        (staging / "summary.json").write_text(
+            json.dumps(result.summary, indent=2, sort_keys=True, default=_json_default)
+        )
+        verdict = result.verdict.to_dict()
+        verdict["expectations"] = result.expectations
+        verdict["expectations_ok"] = result.expectations_ok
+        (staging / "verdict.json").write_text(json.dumps(verdict, indent=2, default=_json_default))
+        tables = staging / "tables"
+        tables.mkdir()
+        for name in sorted(result.frames):
+            result.frames[name].to_parquet(tables / f"{name}.parquet", index=False)
+        if final.exists():
+            shutil.rmtree(final)
+        staging.rename(final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return final

@@ -1,0 +1,50 @@
+"""Scenario files: the YAML contract of kafka-sim, loaded into frozen, validated models.
+
+`load_scenario(path, overrides)` reads a scenario (see /work/shared/SCENARIOS.md), applies
+`--set key.path=value` overrides, fills every default (Kafka 3.9 configs, Kafka's replica
+assignment) and returns a `Scenario`. Every problem is a `ScenarioError` whose text is one line,
+`file:line:col: key.path: message`.
+"""
+
+from sim.scenario.errors import ScenarioError
+from sim.scenario.kafka_configs import ConfigDef, KafkaConfig, render_tables
+from sim.scenario.loader import load_scenario, load_scenario_text
+from sim.scenario.models import (
+    ClusterSpec,
+    ConsumerSpec,
+    DiskSpec,
+    Distribution,
+    KeysSpec,
+    LinkSpec,
+    NetworkSpec,
+    ProducerSpec,
+    ProtocolSpec,
+    RequestHandlingSpec,
+    TopicSpec,
+    default_assignment,
+)
+from sim.scenario.scenario_model import SUMMARY_KEYS, Expectation, Scenario
+
+__all__ = [
+    "SUMMARY_KEYS",
+    "ClusterSpec",
+    "ConfigDef",
+    "ConsumerSpec",
+    "DiskSpec",
+    "Distribution",
+    "Expectation",
+    "KafkaConfig",
+    "KeysSpec",
+    "LinkSpec",
+    "NetworkSpec",
+    "ProducerSpec",
+    "ProtocolSpec",
+    "RequestHandlingSpec",
+    "Scenario",
+    "ScenarioError",
+    "TopicSpec",
+    "default_assignment",
+    "load_scenario",
+    "load_scenario_text",
+    "render_tables",
+]

@@ -1,0 +1,58 @@
+"""Errors raised while reading a scenario.
+
+A scenario error is always ONE line, `file:line:col: key.path: message`, pointing at the key (or
+its value) that is wrong, like a compiler diagnostic; lines and columns are 1-based. Overrides
+from the command line report `--set:N:col`, N being the 1-based position of the `--set` option.
+
+`PathValueError` is the internal carrier: validators raise it (it is a ValueError, so pydantic
+wraps it) with a key path relative to the value being validated, and the loader turns the full
+path into a file position.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+
+__all__ = ["PathValueError", "ScenarioError", "did_you_mean", "format_path"]
+
+PathPart = str | int
+
+
+def format_path(path: Sequence[PathPart]) -> str:
+    """('topics', 0, 'config', 'retention.ms') -> 'topics.0.config.retention.ms'."""
+    return ".".join(str(p) for p in path)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """"; did you mean 'x'?" for the closest choice (difflib), or '' when nothing is close."""
+    matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {matches[0]!r}?" if matches else ""
+
+
+class ScenarioError(Exception):
+    """A one-line, located error in a scenario file or a --set override."""
+
+    def __init__(self, file: str, line: int, col: int, path: Sequence[PathPart], message: str):
+        self.file = file
+        self.line = line
+        self.col = col
+        self.path: tuple[PathPart, ...] = tuple(path)
+        self.message = " ".join(message.split())
+        where = f"{file}:{line}:{col}: "
+        key = f"{format_path(self.path)}: " if self.path else ""
+        super().__init__(f"{where}{key}{self.message}")
+
+
+class PathValueError(ValueError):
+    """A validation failure at `subpath` below the value being validated.
+
+    `at_key` asks the loader to point at the key itself (unknown or misplaced names) instead of
+    the value.
+    """
+
+    def __init__(self, subpath: Sequence[PathPart], message: str, *, at_key: bool = False):
+        super().__init__(message)
+        self.subpath: tuple[PathPart, ...] = tuple(subpath)
+        self.message = message
+        self.at_key = at_key
