@@ -4,12 +4,14 @@
 - `ranges`: interval arithmetic over record identities (producer, topic, partition, seq).
 - `checker`: anomalies judged from history (`check` -> `Verdict`).
 - `metrics`: the flat summary (`summarize`, `METRIC_KEYS`, `evaluate_expectations`).
-- `plots` / `report`: matplotlib figures (imported on demand, so this package stays light).
+- `plots` / `report`: matplotlib figures; matplotlib is imported only by `plots` and inside
+  `write_report`, so importing this package stays light.
 """
 
 from sim.analysis.checker import ANOMALIES, Verdict, check
 from sim.analysis.metrics import METRIC_KEYS, consumer_lag, evaluate_expectations, summarize
 from sim.analysis.recorder import TABLES, Recorder, empty_frame, ensure_tables
+from sim.analysis.report import read_tables, write_report
 
 __all__ = [
     "ANOMALIES",
@@ -22,5 +24,7 @@ __all__ = [
     "empty_frame",
     "ensure_tables",
     "evaluate_expectations",
+    "read_tables",
     "summarize",
+    "write_report",
 ]

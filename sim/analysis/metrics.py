@@ -128,11 +128,11 @@ def delivery_e2e_latencies(deliveries: pd.DataFrame) -> tuple[FloatArray, IntArr
     return done - _create_times(deliveries, rows, within), rows
 
 
-def _percentile(values: FloatArray, q: float) -> float | None:
+def _percentiles(values: FloatArray, qs: tuple[float, ...]) -> list[float | None]:
     values = values[~np.isnan(values)]
     if len(values) == 0:
-        return None
-    return float(np.percentile(values, q))
+        return [None] * len(qs)
+    return [float(x) for x in np.percentile(values, qs)]
 
 
 def _split_entity(entity: pd.Series, sep: str) -> tuple[pd.Series, pd.Series]:
@@ -240,11 +240,9 @@ def summarize(frames: Mapping[str, pd.DataFrame], verdict: Verdict | None = None
     out["max_consumer_lag"] = _num(lag["lag"].max()) if len(lag) else None
 
     lat, _ = produce_latencies(produce)
-    out["produce_latency_p50_ms"] = _percentile(lat, 50)
-    out["produce_latency_p99_ms"] = _percentile(lat, 99)
+    out["produce_latency_p50_ms"], out["produce_latency_p99_ms"] = _percentiles(lat, (50, 99))
     e2e, _ = delivery_e2e_latencies(t["deliveries"])
-    out["e2e_latency_p50_ms"] = _percentile(e2e, 50)
-    out["e2e_latency_p99_ms"] = _percentile(e2e, 99)
+    out["e2e_latency_p50_ms"], out["e2e_latency_p99_ms"] = _percentiles(e2e, (50, 99))
 
     summary = {k: out[k] for k in METRIC_KEYS}
     errors = t["produce_requests"]["error"]

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from heapq import heappop, heappush
 from typing import Any
 
 import numpy as np
 import simpy
-from simpy.core import NORMAL
+from simpy.core import NORMAL, EmptySchedule, StopSimulation
+from simpy.events import EventPriority
 
 __all__ = ["SimEnv", "Timer", "stable_hash"]
 
@@ -33,15 +35,37 @@ def stable_hash(name: str) -> int:
 
 
 class _CountingEnvironment(simpy.Environment):
-    """A SimPy environment that counts the events it processes (reported in meta.json)."""
+    """A SimPy environment that counts the events it processes (reported in meta.json) and
+    runs ``Timer`` entries of the heap directly, without a SimPy Event per callback."""
 
     def __init__(self) -> None:
         super().__init__(initial_time=0.0)
         self.events_processed = 0
 
     def step(self) -> None:
+        try:
+            self._now, _, _, event = heappop(self._queue)
+        except IndexError:
+            raise EmptySchedule from None
         self.events_processed += 1
-        super().step()
+        if type(event) is Timer:
+            if not event.cancelled:
+                event.cancelled = True
+                event._fn(*event._args)
+            return
+        # Anything else is a SimPy event: process it exactly as simpy.Environment.step does.
+        callbacks, event.callbacks = event.callbacks, None
+        try:
+            for callback in callbacks:
+                callback(event)
+        except StopSimulation:
+            event.callbacks = callbacks[callbacks.index(callback) + 1 :]
+            self.schedule(event, EventPriority(-1))
+            raise
+        if not event._ok and not hasattr(event, "_defused"):
+            exc = type(event._value)(*event._value.args)
+            exc.__cause__ = event._value
+            raise exc
 
 
 class Timer:
@@ -62,10 +86,6 @@ class Timer:
     def cancel(self) -> None:
         self.cancelled = True
 
-    def _fire(self, _event: simpy.Event) -> None:
-        if not self.cancelled:
-            self.cancelled = True
-            self._fn(*self._args)
 
 
 class SimEnv:
@@ -98,12 +118,9 @@ class SimEnv:
     def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> Timer:
         """Run ``fn(*args)`` after ``delay`` ms of simulated time; returns a cancellable Timer."""
         env = self.env
-        timer = Timer(env.now + delay, fn, args)
-        event = simpy.Event(env)
-        event._ok = True
-        event._value = None
-        event.callbacks.append(timer._fire)
-        env.schedule(event, NORMAL, delay)
+        when = env._now + delay
+        timer = Timer(when, fn, args)
+        heappush(env._queue, (when, NORMAL, next(env._eid), timer))
         return timer
 
     def call_at(self, when: float, fn: Callable[..., Any], *args: Any) -> Timer:

@@ -149,6 +149,9 @@ class Workload:
         self.times = np.empty(0)
         self.partitions = np.empty(0, dtype=np.int64)
         self.position = 0
+        self.single_partition = -1
+        self.part_times: list[np.ndarray] = []
+        self.part_position: list[int] = []
 
     @property
     def exhausted(self) -> bool:
@@ -162,10 +165,9 @@ class Workload:
             self._generate()
         return float(self.times[self.position])
 
-    def take_until(self, now: float) -> tuple[np.ndarray, np.ndarray]:
-        """Records that arrived at or before ``now``: (times, partitions)."""
-        chunks_t: list[np.ndarray] = []
-        chunks_p: list[np.ndarray] = []
+    def take_until(self, now: float) -> list[tuple[int, np.ndarray]]:
+        """Records that arrived at or before ``now``, as (partition, arrival times) pairs."""
+        taken: list[tuple[int, np.ndarray]] = []
         while True:
             if self.position >= len(self.times):
                 if self.generated_until >= self.end_ms or self.generated_until > now:
@@ -174,16 +176,36 @@ class Workload:
                 continue
             end = int(np.searchsorted(self.times, now, side="right"))
             if end > self.position:
-                chunks_t.append(self.times[self.position : end])
-                chunks_p.append(self.partitions[self.position : end])
+                if self.single_partition >= 0:
+                    p = self.single_partition
+                    n = end - self.position
+                    start = self.part_position[p]
+                    taken.append((p, self.part_times[p][start : start + n]))
+                    self.part_position[p] = start + n
+                else:
+                    counts = np.bincount(
+                        self.partitions[self.position : end], minlength=self.num_partitions
+                    )
+                    for p in np.flatnonzero(counts).tolist():
+                        start = self.part_position[p]
+                        n = int(counts[p])
+                        taken.append((p, self.part_times[p][start : start + n]))
+                        self.part_position[p] = start + n
                 self.position = end
             if end < len(self.times):
                 break
-        if not chunks_t:
-            return np.empty(0), np.empty(0, dtype=np.int64)
-        if len(chunks_t) == 1:
-            return chunks_t[0], chunks_p[0]
-        return np.concatenate(chunks_t), np.concatenate(chunks_p)
+        return taken
+
+    def nth_arrival(self, partition: int, n: int) -> float:
+        """Arrival time of the n-th (1-based) record still to come for ``partition`` in the
+        current block, or the block's end when the block holds fewer (a safe wake-up time)."""
+        times = self.part_times[partition] if self.part_times else None
+        if times is None:
+            return self.generated_until
+        index = self.part_position[partition] + n - 1
+        if index < len(times):
+            return float(times[index])
+        return self.generated_until
 
     def _generate(self) -> None:
         start = self.generated_until
@@ -203,6 +225,27 @@ class Workload:
         self.times = times
         self.partitions = self._choose_partitions(len(times))
         self.position = 0
+        # Per-partition arrival times (stable sort keeps time order within a partition), so that
+        # ingestion and "when does this batch fill up" are slices, not scans.
+        counts = np.bincount(self.partitions, minlength=self.num_partitions)
+        self.single_partition = (
+            int(self.partitions[0])
+            if int(counts.max(initial=0)) == len(times) and len(times)
+            else -1
+        )
+        if self.single_partition >= 0:
+            self.part_times = [
+                times if p == self.single_partition else times[:0]
+                for p in range(self.num_partitions)
+            ]
+        else:
+            order = np.argsort(self.partitions, kind="stable")
+            bounds = np.concatenate(([0], np.cumsum(counts)))
+            sorted_times = times[order]
+            self.part_times = [
+                sorted_times[bounds[p] : bounds[p + 1]] for p in range(self.num_partitions)
+            ]
+        self.part_position = [0] * self.num_partitions
 
     def _choose_partitions(self, n: int) -> np.ndarray:
         if n == 0:
@@ -308,21 +351,8 @@ class Producer(Node):
 
     # -- accumulator --------------------------------------------------------------------------------
     def _ingest(self, now: float) -> None:
-        times, partitions = self.workload.take_until(now)
-        if len(times) == 0:
-            return
-        counts = np.bincount(partitions, minlength=self.num_partitions)
-        if int(counts.max()) == len(times):
-            # One partition got everything (sticky partitioner, single key): no grouping needed.
-            self._append_records(int(partitions[0]), times)
-            return
-        order = np.argsort(partitions, kind="stable")
-        sorted_times = times[order]
-        start = 0
-        for partition in np.flatnonzero(counts):
-            n = int(counts[partition])
-            self._append_records(int(partition), sorted_times[start : start + n])
-            start += n
+        for partition, times in self.workload.take_until(now):
+            self._append_records(partition, times)
 
     def _append_records(self, partition: int, times: np.ndarray) -> None:
         dq = self.deques[partition]
@@ -378,7 +408,11 @@ class Producer(Node):
                 leader is None
                 or self.in_flight_per_broker.get(leader, 0) >= self.max_in_flight
                 or (self.max_in_flight == 1 and self.in_flight_per_partition[partition] > 0)
-                or (head.attempts > 0 and self.idempotent and self.in_flight_per_partition[partition])
+                or (
+                    head.attempts > 0
+                    and self.idempotent
+                    and self.in_flight_per_partition[partition]
+                )
             ):
                 # Blocked: a response or a metadata update runs the sender again.
                 wake = min(wake, expiry)
@@ -395,15 +429,7 @@ class Producer(Node):
         return wake
 
     def _fill_time(self, batch: ProducerBatch) -> float:
-        need = self.batch_capacity - batch.count
-        workload = self.workload
-        if need > len(workload.times) - workload.position:
-            return math.inf
-        upcoming = workload.partitions[workload.position :]
-        hits = np.flatnonzero(upcoming == batch.partition)
-        if len(hits) < need:
-            return math.inf
-        return float(workload.times[workload.position + hits[need - 1]])
+        return self.workload.nth_arrival(batch.partition, self.batch_capacity - batch.count)
 
     # -- sender -------------------------------------------------------------------------------------
     def _run_sender(self) -> None:
@@ -431,7 +457,9 @@ class Producer(Node):
                 return False
             if self.idempotent and self.in_flight_per_partition[partition] > 0:
                 return False  # resend in sequence order
-        elif not (self.closing or head.full or len(dq) > 1 or now >= head.first_create_ms + self.linger_ms):
+        elif not (
+            self.closing or head.full or len(dq) > 1 or now >= head.first_create_ms + self.linger_ms
+        ):
             return False
         if self.max_in_flight == 1 and self.in_flight_per_partition[partition] > 0:
             return False  # guaranteeMessageOrder: partition muted
@@ -484,7 +512,9 @@ class Producer(Node):
                 origin=self.name,
                 origin_seq=batch.seq_start,
             )
-            parts.append(ProducePartition(self.topic, batch.partition, record_batch, batch.batch_id))
+            parts.append(
+                ProducePartition(self.topic, batch.partition, record_batch, batch.batch_id)
+            )
         request = ProduceRequest(self.acks, self.request_timeout_ms, parts)
         size += REQUEST_HEADER_BYTES + PARTITION_HEADER_BYTES * len(parts)
         target = f"broker-{broker_id}"
@@ -492,8 +522,17 @@ class Producer(Node):
             self.send_request(target, "Produce", request, size, None, None)
             for batch in batches:
                 self._request_rows(
-                    (now, now, self.name, broker_id, self.topic, batch.partition, batch.batch_id,
-                     batch.attempts, "")
+                    (
+                        now,
+                        now,
+                        self.name,
+                        broker_id,
+                        self.topic,
+                        batch.partition,
+                        batch.batch_id,
+                        batch.attempts,
+                        "",
+                    )
                 )
                 self._record(batch, "acked", "", -1)
             return
@@ -508,7 +547,9 @@ class Producer(Node):
             self._on_response(broker_id, batches, sent_at, correlation[0], response, error)
 
         correlation.append(
-            self.send_request(target, "Produce", request, size, self.request_timeout_ms, on_response)
+            self.send_request(
+                target, "Produce", request, size, self.request_timeout_ms, on_response
+            )
         )
 
     def _on_response(
@@ -544,8 +585,17 @@ class Producer(Node):
                     refresh = True
         for batch, batch_error, base_offset in outcomes:
             self._request_rows(
-                (sent_at, now if response is not None else math.nan, self.name, broker_id, self.topic,
-                 batch.partition, batch.batch_id, batch.attempts, batch_error or "")
+                (
+                    sent_at,
+                    now if response is not None else math.nan,
+                    self.name,
+                    broker_id,
+                    self.topic,
+                    batch.partition,
+                    batch.batch_id,
+                    batch.attempts,
+                    batch_error or "",
+                )
             )
             if batch_error is None:
                 self._record(batch, "acked", "", base_offset)
@@ -582,7 +632,9 @@ class Producer(Node):
         if self.idempotent:
             # RecordAccumulator.insertInSequenceOrder: retried batches go back in sequence order.
             index = 0
-            while index < len(dq) and dq[index].attempts > 0 and dq[index].seq_start < batch.seq_start:
+            while (
+                index < len(dq) and dq[index].attempts > 0 and dq[index].seq_start < batch.seq_start
+            ):
                 index += 1
             dq.insert(index, batch)
         else:

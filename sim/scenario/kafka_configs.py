@@ -75,7 +75,7 @@ class ConfigDef:
         if self.min is None and self.max is None:
             return ""
         lo = "..." if self.min is None else _fmt(self.min)
-        hi = "..." if self.max is None else _fmt(self.max)
+        hi = "..." if self.max in (None, INT_MAX, LONG_MAX) else _fmt(self.max)
         return f"[{lo},{hi}]"
 
 
@@ -381,8 +381,10 @@ def _coerce(d: ConfigDef, value: Any) -> Any:
 
 
 def _check_range(d: ConfigDef, number: float, raw: Any) -> None:
-    if (d.min is not None and number < d.min) or (d.max is not None and number > d.max):
-        raise ValueError(f"value {raw!r} out of range {d.valid_text()}")
+    if d.min is not None and number < d.min:
+        raise ValueError(f"must be >= {_fmt(d.min)}, got {raw!r}")
+    if d.max is not None and number > d.max:
+        raise ValueError(f"must be <= {_fmt(d.max)}, got {raw!r}")
 
 
 class KafkaConfig(Mapping[str, Any]):
@@ -482,7 +484,7 @@ def build_config(
     if kind == "producer":
         _producer_rules(values, explicit)
     elif kind == "consumer":
-        _consumer_rules(values)
+        _consumer_rules(values, explicit)
     return KafkaConfig(kind, values, frozenset(explicit))
 
 
@@ -523,11 +525,13 @@ def _producer_rules(values: dict[str, Any], explicit: set[str]) -> None:
         values["delivery.timeout.ms"] = min(floor, INT_MAX)  # Kafka raises the default
 
 
-def _consumer_rules(values: dict[str, Any]) -> None:
+def _consumer_rules(values: dict[str, Any], explicit: set[str]) -> None:
     """KafkaConsumer rules: heartbeat below the session timeout; no auto-commit without group."""
     if values["heartbeat.interval.ms"] >= values["session.timeout.ms"]:
+        culprit = ("heartbeat.interval.ms" if "heartbeat.interval.ms" in explicit
+                   else "session.timeout.ms")
         raise PathValueError(
-            ("heartbeat.interval.ms",),
+            (culprit,),
             "heartbeat.interval.ms must be set lower than session.timeout.ms",
         )
     if values["group.id"] is None:

@@ -226,24 +226,32 @@ def _apply_override(data: dict[str, Any], positions: _Positions, text: str, inde
                 raise ScenarioError("--set", index, col, (*path, parts[i]),
                                     f"unknown key {parts[i]!r}{hint}")
             model = _field_type(model, key)
-        else:
-            raise ScenarioError("--set", index, col, path,
-                                f"{'.'.join(map(str, path))} is not a mapping or list")
+        else:  # pragma: no cover - the loop only descends into lists and mappings
+            raise AssertionError(node)
         path = (*path, key)
         i += step
         if i == len(parts):
-            if isinstance(node, list):
-                node[key] = value  # type: ignore[index]
-            else:
-                node[key] = value
-        else:
-            if isinstance(node, dict) and node.get(key) is None:
-                node[key] = {}
-            node = node[key]
+            node[key] = value
+            break
+        child = node.get(key) if isinstance(node, dict) else node[key]
+        if child is None and isinstance(node, dict) and _is_mapping_type(model):
+            child = node[key] = {}
+            positions.forget(path)
+            positions.keys[path] = positions.values[path] = Pos("--set", index, col)
+        if not isinstance(child, dict | list):
+            raise ScenarioError("--set", index, starts[i] + 1, path,
+                                f"not a mapping or list, cannot set {parts[i]!r} in it")
+        node = child
     positions.forget(path)
     pos = Pos("--set", index, len(path_text) + 2)
     positions.values[path] = pos
     positions.keys[path] = Pos("--set", index, 1)
+
+
+def _is_mapping_type(model: Any) -> bool:
+    """Can a missing key of this type be created as a mapping by --set?"""
+    return model is KafkaConfig or model == "expect" or (
+        isinstance(model, type) and issubclass(model, BaseModel))
 
 
 def _match_key(node: dict[str, Any], model: Any, rest: list[str]) -> tuple[str, int]:
@@ -328,10 +336,10 @@ def _describe(err: ErrorDetails) -> tuple[Path_, str, bool]:
         "model_type": "expected a mapping",
         "dict_type": "expected a mapping",
         "literal_error": f"expected {ctx.get('expected', '')}",
-        "greater_than_equal": f"must be >= {ctx.get('ge')}",
-        "greater_than": f"must be > {ctx.get('gt')}",
-        "less_than_equal": f"must be <= {ctx.get('le')}",
-        "less_than": f"must be < {ctx.get('lt')}",
+        "greater_than_equal": f"must be >= {_num(ctx.get('ge'))}",
+        "greater_than": f"must be > {_num(ctx.get('gt'))}",
+        "less_than_equal": f"must be <= {_num(ctx.get('le'))}",
+        "less_than": f"must be < {_num(ctx.get('lt'))}",
         "too_short": "must not be empty",
         "string_too_short": "must not be empty",
     }
@@ -344,6 +352,10 @@ def _describe(err: ErrorDetails) -> tuple[Path_, str, bool]:
                    .split(",")]
         hint = did_you_mean(value, [o for o in options if o])
     return path, f"{text}, got {value!r}{hint}", False
+
+
+def _num(x: Any) -> str:
+    return str(int(x)) if isinstance(x, float) and x.is_integer() else str(x)
 
 
 def _model_at(path: Path_) -> Any:

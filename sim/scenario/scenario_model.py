@@ -110,6 +110,11 @@ class Scenario(Model):
     consumers: list[ConsumerSpec] = Field(default_factory=list)
     expect: list[Expectation] = Field(default_factory=list)
 
+    @field_validator("description")
+    @classmethod
+    def _strip(cls, v: str) -> str:
+        return v.strip()
+
     @field_validator("topics", mode="before")
     @classmethod
     def _topic_defaults(cls, v: Any, info: ValidationInfo) -> Any:
@@ -153,7 +158,7 @@ class Scenario(Model):
         if v is None:
             return []
         if not isinstance(v, Mapping):
-            return v
+            raise ValueError(f"expected a mapping of summary keys to values, got {v!r}")
         return [_parse_expectation(k, raw) for k, raw in v.items()]
 
     @model_validator(mode="after")

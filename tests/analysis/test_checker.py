@@ -271,7 +271,7 @@ def sequential(sizes: list[int]) -> list[Batch]:
     return out
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(st.lists(st.integers(1, 20), max_size=15))
 def test_log_equal_to_acked_batches_in_order_is_clean(sizes: list[int]) -> None:
     acked = sequential(sizes)
@@ -280,7 +280,7 @@ def test_log_equal_to_acked_batches_in_order_is_clean(sizes: list[int]) -> None:
     assert v.counts()["lost_acked_records"] == 0
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(batches, batches, st.randoms(use_true_random=False))
 def test_shuffling_log_batches_keeps_lost_and_duplicated(
     acked: list[Batch], log: list[Batch], rnd: Any
@@ -293,7 +293,89 @@ def test_shuffling_log_batches_keeps_lost_and_duplicated(
     assert after["duplicated_records"] == before["duplicated_records"]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(batches, batches)
 def test_checker_matches_per_record_reference(acked: list[Batch], log: list[Batch]) -> None:
     assert judged(build(acked, log)) == reference(acked, log)
+
+
+# ---- delivery anomalies against a per-record reference ---------------------------------
+
+Reader = tuple[str, str]   # (group, consumer)
+READERS: list[Reader] = [("g", "c-0"), ("g", "c-1"), ("", "solo")]
+
+
+@st.composite
+def consumption(draw: st.DrawFn) -> tuple[list[tuple[Batch, bool]], list[tuple[int, int]],
+                                          list[tuple[int, int, int, int]]]:
+    log = draw(st.lists(st.tuples(
+        st.tuples(st.sampled_from(["a", "b"]), st.just(0), st.integers(0, 30), st.integers(1, 6)),
+        st.booleans()), min_size=1, max_size=8))
+    inits = draw(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 40)), max_size=3))
+    slices = draw(st.lists(st.tuples(st.integers(0, 2), st.integers(0, len(log) - 1),
+                                     st.integers(0, 5), st.integers(1, 6)), max_size=10))
+    return log, inits, slices
+
+
+def reader_of(i: int) -> Reader:
+    g, c = READERS[i]
+    return (g, "") if g else (g, c)
+
+
+@settings(max_examples=50, deadline=None)
+@given(consumption())
+def test_delivery_anomalies_match_per_record_reference(case: Any) -> None:
+    log, inits, slices = case
+    h = History()
+    bases = [h.log(p, s, n, committed=c) for (p, _, s, n), c in log]
+    for t, (i, pos) in enumerate(inits):
+        h.position(READERS[i][0], READERS[i][1], "init", -1, pos, time_ms=float(t))
+    delivered: dict[Reader, Counter[tuple[str, int]]] = {}
+    lowest: dict[Reader, int] = {}
+    for i, j, skip, n in slices:
+        (p, _, s, count), _c = log[j]
+        skip = min(skip, count - 1)
+        n = min(n, count - skip)
+        base = bases[j] + skip
+        h.deliver(READERS[i][0], READERS[i][1], p, s + skip, n, base_offset=base)
+        r = reader_of(i)
+        delivered.setdefault(r, Counter()).update((p, q) for q in range(s + skip, s + skip + n))
+        lowest[r] = min(lowest.get(r, base), base)
+    first_init: dict[Reader, int] = {}
+    for i, pos in inits:
+        first_init.setdefault(reader_of(i), pos)
+    unconsumed = 0
+    for r in sorted(set(first_init) | set(delivered)):
+        start = first_init.get(r, lowest.get(r, 0))
+        required = {
+            (p, s + k)
+            for ((p, _, s, n), c), b in zip(log, bases, strict=True) if c
+            for k in range(n) if b + k >= start
+        }
+        unconsumed += len(required - set(delivered.get(r, Counter())))
+    v = check(h.frames())
+    assert v.duplicate_deliveries == sum(c - 1 for d in delivered.values() for c in d.values())
+    assert v.records_consumed == len(set().union(*delivered.values()))
+    assert v.unconsumed_records == unconsumed
+
+
+def test_verdict_with_every_anomaly_is_json_able() -> None:
+    h = History()
+    h.produce("p", 0, 30)
+    h.produce("p", 30, 5, acks="1")         # lost
+    h.log("p", 10, 10)
+    h.log("p", 0, 10)                       # reordered
+    h.log("p", 0, 10)                       # duplicated
+    h.log("p", 20, 10)
+    h.position("g", "c-0", "init", -1, 0)
+    h.position("g", "c-0", "reset", 3, 8, time_ms=2.0)
+    h.deliver("g", "c-0", "p", 10, 10, base_offset=0)
+    h.deliver("g", "c-1", "p", 10, 10, base_offset=0)
+    v = check(h.frames())
+    d = json.loads(json.dumps(v.to_dict()))
+    assert {k: d[k] for k in v.counts()} == {
+        "lost_acked_records": 5, "duplicated_records": 10, "reordered_records": 10,
+        "records_consumed": 10, "duplicate_deliveries": 10, "unconsumed_records": 20,
+        "skipped_records": 5,
+    }
+    assert all(d["examples"][k] for k in d["examples"])

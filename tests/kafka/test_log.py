@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -60,7 +62,7 @@ def check_invariants(log: PartitionLog) -> None:
     assert log.size_bytes == sum(b.size_bytes for b in batches)
     segs = log.segments
     assert segs[0].base_offset == log.log_start_offset
-    for a, b in zip(segs, segs[1:], strict=False):
+    for a, b in itertools.pairwise(segs):
         assert a.next_offset == b.base_offset
         assert a.batches, "only the active segment may be empty"
     for s in segs:
@@ -69,7 +71,7 @@ def check_invariants(log: PartitionLog) -> None:
     assert log.log_start_offset <= log.high_watermark <= log.log_end_offset
     assert log.log_start_offset <= log.recovery_point <= log.log_end_offset
     entries = log.epoch_entries
-    for (e1, s1), (e2, s2) in zip(entries, entries[1:], strict=False):
+    for (e1, s1), (e2, s2) in itertools.pairwise(entries):
         assert e1 < e2 and s1 < s2
     # every batch's epoch is the cache epoch covering its base offset
     for b in batches:
@@ -353,13 +355,19 @@ def test_log_invariants_under_random_operations(
             assert log.log_end_offset == rp and lost == leo_before - rp
         assert log.log_start_offset >= start_before  # only grows (no truncation below it here)
         check_invariants(log)
+        has_batches = log.log_end_offset > log.log_start_offset
         for e in range(-1, epoch + 2):
-            assert log.end_offset_for_epoch(e) == brute_end_offset(log, e)
+            got = log.end_offset_for_epoch(e)
+            assert got == brute_entries_end_offset(log.epoch_entries, log.log_end_offset, e)
+            if has_batches:  # an emptied log keeps its last epoch entry (at the log start)
+                assert got == brute_end_offset(log, e)
 
 
 @settings(max_examples=100, deadline=None)
 @given(counts=st.lists(st.integers(1, 20), min_size=1, max_size=30), data=st.data())
-def test_appends_contiguous_and_truncate_then_reappend(counts: list[int], data: st.DataObject) -> None:
+def test_appends_contiguous_and_truncate_then_reappend(
+    counts: list[int], data: st.DataObject
+) -> None:
     log = new_log(segment_bytes=450)
     fill(log, counts)
     assert log.log_end_offset == sum(counts)
@@ -395,7 +403,7 @@ def test_read_contract(sizes: list[tuple[int, int]], data: st.DataObject) -> Non
         return
     assert got and got[0] is first
     assert all(b.next_offset <= max_offset for b in got)
-    for a, b in zip(got, got[1:], strict=False):
+    for a, b in itertools.pairwise(got):
         assert a.next_offset == b.base_offset
     assert len(got) == 1 or sum(b.size_bytes for b in got) <= max_bytes
     seg = next(s for s in log.segments if got[0] in s.batches)
@@ -404,7 +412,10 @@ def test_read_contract(sizes: list[tuple[int, int]], data: st.DataObject) -> Non
     idx = seg.batches.index(got[-1]) + 1
     if idx < len(seg.batches):
         nxt = seg.batches[idx]
-        assert nxt.next_offset > max_offset or sum(b.size_bytes for b in got) + nxt.size_bytes > max_bytes
+        assert (
+            nxt.next_offset > max_offset
+            or sum(b.size_bytes for b in got) + nxt.size_bytes > max_bytes
+        )
     with pytest.raises(OffsetOutOfRange):
         log.read(leo + 1, max_bytes, leo + 1)
 

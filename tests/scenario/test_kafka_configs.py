@@ -161,7 +161,7 @@ def test_idempotence_quietly_off_when_not_explicit() -> None:
         ({"linger.mss": 5}, ("linger.mss",), "unknown producer config 'linger.mss'; "
                                              "did you mean 'linger.ms'?"),
         ({"acks": "some"}, ("acks",), "must be one of all, -1, 0, 1, got 'some'"),
-        ({"linger.ms": -1}, ("linger.ms",), "value -1 out of range [0,9223372036854775807]"),
+        ({"linger.ms": -1}, ("linger.ms",), "must be >= 0, got -1"),
         ({"linger.ms": 0.5}, ("linger.ms",), "expected a whole number of milliseconds, got 0.5"),
         ({"retries": "many"}, ("retries",), "expected an integer, got 'many'"),
         ({"enable.idempotence": "yes"}, ("enable.idempotence",),
@@ -184,8 +184,9 @@ def test_delivery_timeout_default_raised_like_kafka() -> None:
 
 
 def test_heartbeat_below_session_timeout() -> None:
-    with pytest.raises(PathValueError, match="heartbeat.interval.ms must be set lower"):
+    with pytest.raises(PathValueError, match=r"heartbeat\.interval\.ms must be set lower") as e:
         build_config("consumer", {"session.timeout.ms": 3000})
+    assert e.value.subpath == ("session.timeout.ms",)
 
 
 def test_config_is_immutable_mapping() -> None:
@@ -213,7 +214,8 @@ def test_render_tables() -> None:
     text = render_tables()
     lines = text.splitlines()
     assert lines[0].startswith("BROKER configs (Kafka 3.9 defaults")
-    assert any(line.startswith("num.io.threads") and " 8 " in line for line in lines)
+    assert any(line.startswith("num.io.threads") and " 8 " in line and "[1,...]" in line
+               for line in lines)
     assert any(line.startswith("linger.ms") and "long (ms)" in line for line in lines)
     assert any(line.startswith("retention.ms") and "broker: log.retention.ms" in line
                for line in lines)

@@ -141,9 +141,9 @@ def test_duration_round_trip(ms: float) -> None:
     assert parse_duration(format_duration(ms)) == pytest.approx(ms, rel=1e-12)
 
 
-@given(st.integers(min_value=0, max_value=10**6), st.sampled_from(["ns", "us", "ms", "s", "m", "h"]))
+@given(st.integers(min_value=0, max_value=10**6), st.sampled_from(["ns", "us", "ms", "s", "h"]))
 def test_duration_units_scale(n: int, unit: str) -> None:
-    factor = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4, "h": 3.6e6}[unit]
+    factor = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3, "h": 3.6e6}[unit]
     assert parse_duration(f"{n}{unit}") == pytest.approx(n * factor, rel=1e-12)
 
 
