@@ -25,13 +25,17 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="kafka-sim", description="Discrete-event simulator of Apache Kafka clusters")
+    parser = _Parser(
+        prog="kafka-sim", description="Discrete-event simulator of Apache Kafka clusters"
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="run a scenario and write a results folder")
     run.add_argument("file")
     run.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
-    run.add_argument("--out", default="results", help="parent folder of the results (default results/)")
+    run.add_argument(
+        "--out", default="results", help="parent folder of the results (default results/)"
+    )
     run.add_argument(
         "--set",
         dest="overrides",
@@ -45,7 +49,9 @@ def _parser() -> argparse.ArgumentParser:
 
     validate = sub.add_parser("validate", help="check scenarios without running them")
     validate.add_argument("files", nargs="+")
-    validate.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    validate.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE"
+    )
 
     listing = sub.add_parser("list", help="list the scenarios of a folder with their descriptions")
     listing.add_argument("dir", nargs="?", default="scenarios")
@@ -59,8 +65,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _fmt(value: Any, unit: str = "") -> str:
-    if value is None:
+    if value is None or (isinstance(value, float) and value != value):
         return "-"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        value = int(value)
     if isinstance(value, float):
         text = f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
     else:
@@ -68,35 +76,76 @@ def _fmt(value: Any, unit: str = "") -> str:
     return f"{text}{unit}"
 
 
+def _line(label: str, items: list[tuple[str, Any, str]], summary: dict[str, Any]) -> str:
+    parts = [f"{name} {_fmt(summary.get(key), unit)}" for name, key, unit in items]
+    return f"{label:<12}" + "  ".join(parts)
+
+
 def format_summary(result: Any) -> str:
+    """The short human summary printed after a run."""
     s = result.summary
     meta = result.meta
+    ms = " ms"
     lines = [
         f"{result.scenario.name}  seed {result.seed}  "
         f"({meta['simulated_ms'] / 1000:,.1f} s simulated in {meta['wall_seconds']:.2f} s wall, "
         f"{meta['events_processed']:,} events)",
-        f"records     sent {_fmt(s['records_sent'])}  acked {_fmt(s['records_acked'])}  "
-        f"failed {_fmt(s['records_failed'])}  consumed {_fmt(s['records_consumed'])}",
-        f"checker     lost acked {_fmt(s['lost_acked_records'])}  duplicated {_fmt(s['duplicated_records'])}  "
-        f"reordered {_fmt(s['reordered_records'])}  duplicate deliveries {_fmt(s['duplicate_deliveries'])}  "
-        f"unconsumed {_fmt(s['unconsumed_records'])}  skipped {_fmt(s['skipped_records'])}",
-        f"latency     produce p50 {_fmt(s['produce_latency_p50_ms'], ' ms')}  "
-        f"p99 {_fmt(s['produce_latency_p99_ms'], ' ms')}   end-to-end p50 {_fmt(s['e2e_latency_p50_ms'], ' ms')}  "
-        f"p99 {_fmt(s['e2e_latency_p99_ms'], ' ms')}",
-        f"consumers   max lag {_fmt(s['max_consumer_lag'])}",
-        f"elections   {_fmt(s['elections'])} (unclean {_fmt(s['unclean_elections'])})  "
-        f"max election {_fmt(s['max_election_ms'], ' ms')}  offline {_fmt(s['offline_partition_ms'], ' partition-ms')}",
+        _line(
+            "records",
+            [
+                ("sent", "records_sent", ""),
+                ("acked", "records_acked", ""),
+                ("failed", "records_failed", ""),
+                ("consumed", "records_consumed", ""),
+            ],
+            s,
+        ),
+        _line(
+            "checker",
+            [
+                ("lost acked", "lost_acked_records", ""),
+                ("duplicated", "duplicated_records", ""),
+                ("reordered", "reordered_records", ""),
+                ("duplicate deliveries", "duplicate_deliveries", ""),
+                ("unconsumed", "unconsumed_records", ""),
+                ("skipped", "skipped_records", ""),
+            ],
+            s,
+        ),
+        _line(
+            "latency",
+            [
+                ("produce p50", "produce_latency_p50_ms", ms),
+                ("p99", "produce_latency_p99_ms", ms),
+                ("  end-to-end p50", "e2e_latency_p50_ms", ms),
+                ("p99", "e2e_latency_p99_ms", ms),
+            ],
+            s,
+        ),
+        _line("consumers", [("max lag", "max_consumer_lag", " records")], s),
+        _line(
+            "elections",
+            [
+                ("leader", "elections", ""),
+                ("unclean", "unclean_elections", ""),
+                ("longest", "max_election_ms", ms),
+                ("offline", "offline_partition_ms", " partition-ms"),
+            ],
+            s,
+        ),
     ]
-    errors = {k.split(".", 1)[1]: v for k, v in s.items() if k.startswith("produce_errors.") and v}
+    errors = sorted(
+        (k.split(".", 1)[1], v) for k, v in s.items() if k.startswith("produce_errors.") and v
+    )
     if errors:
-        lines.append("produce err " + "  ".join(f"{k} {_fmt(v)}" for k, v in sorted(errors.items())))
-    verdict = "OK" if result.verdict.ok else "ANOMALIES"
-    lines.append(f"verdict     {verdict}")
+        lines.append(f"{'produce err':<12}" + "  ".join(f"{k} {_fmt(v)}" for k, v in errors))
+    lines.append(f"{'verdict':<12}" + ("OK" if result.verdict.ok else "ANOMALIES"))
     for e in result.expectations:
         mark = "ok  " if e["ok"] else "FAIL"
-        lines.append(f"  expect {mark} {e['key']} {e['op']} {_fmt(e['expected'])} (actual {_fmt(e['actual'])})")
+        expected, actual = _fmt(e["expected"]), _fmt(e["actual"])
+        lines.append(f"  expect {mark} {e['key']} {e['op']} {expected} (actual {actual})")
     if result.path is not None:
-        lines.append(f"results     {result.path}")
+        lines.append(f"{'results':<12}{result.path}")
     return "\n".join(lines)
 
 
@@ -152,7 +201,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_configs(args: argparse.Namespace) -> int:
     from sim.scenario.kafka_configs import render_tables
 
-    kinds = (args.kind,) if args.kind else ("broker", "topic", "producer", "consumer")
+    kinds: tuple[Any, ...] = (
+        (args.kind,) if args.kind else ("broker", "topic", "producer", "consumer")
+    )
     print(render_tables(kinds))
     return EXIT_OK
 

@@ -194,8 +194,11 @@ def _reordered(
         for ps, pe in pieces:
             row = {c: _py(keys.iloc[key][c]) for c in _ID}
             row.update(
-                seq_start=ps, seq_end=pe, count=pe - ps,
-                base_offset=base + ps - int(s[j]), highest_seq_before=int(first_new[j]) - 1,
+                seq_start=ps,
+                seq_end=pe,
+                count=pe - ps,
+                base_offset=base + ps - int(s[j]),
+                highest_seq_before=int(first_new[j]) - 1,
             )
             out.append(row)
         if len(out) >= EXAMPLE_LIMIT:
@@ -247,8 +250,9 @@ def _unconsumed(log: pd.DataFrame, rd: pd.DataFrame, pos: pd.DataFrame, v: Verdi
     if len(rd) == 0 and len(pos) == 0:
         return
     starts = _reader_starts(rd, pos)
-    committed = log.loc[log["committed"], ["topic", "partition", "base_offset", "count",
-                                           "producer", "seq_start"]]
+    committed = log.loc[
+        log["committed"], ["topic", "partition", "base_offset", "count", "producer", "seq_start"]
+    ]
     todo = committed.merge(starts, on=["topic", "partition"], how="inner")
     if len(todo) == 0:
         return
@@ -273,8 +277,16 @@ def _skipped(positions: pd.DataFrame, v: Verdict) -> None:
     jump = (resets["new_position"] - resets["old_position"]).clip(lower=0)
     v.skipped_records = int(jump.sum())
     rows = resets.loc[jump > 0].head(EXAMPLE_LIMIT)
-    cols = ["time_ms", "group", "consumer", "topic", "partition", "old_position",
-            "new_position", "reason"]
+    cols = [
+        "time_ms",
+        "group",
+        "consumer",
+        "topic",
+        "partition",
+        "old_position",
+        "new_position",
+        "reason",
+    ]
     v.examples["skipped_records"] = [
         {**{c: _py(r[c]) for c in cols}, "count": int(r["new_position"] - r["old_position"])}
         for _, r in rows.iterrows()

@@ -168,30 +168,45 @@ def consumer_lag(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     hw = _last_per_time(hw)
     off = _last_per_time(off)
     owner, tp = _split_entity(off["entity"], "/")
-    off = pd.DataFrame({
-        "owner": owner.to_numpy(), "topic_partition": tp.to_numpy(),
-        "time_ms": off["time_ms"].to_numpy(), "offset": off["value"].to_numpy(),
-    })
-    hw = pd.DataFrame({
-        "topic_partition": hw["entity"].to_numpy(), "time_ms": hw["time_ms"].to_numpy(),
-        "high_watermark": hw["value"].to_numpy(),
-    })
+    off = pd.DataFrame(
+        {
+            "owner": owner.to_numpy(),
+            "topic_partition": tp.to_numpy(),
+            "time_ms": off["time_ms"].to_numpy(),
+            "offset": off["value"].to_numpy(),
+        }
+    )
+    hw = pd.DataFrame(
+        {
+            "topic_partition": hw["entity"].to_numpy(),
+            "time_ms": hw["time_ms"].to_numpy(),
+            "high_watermark": hw["value"].to_numpy(),
+        }
+    )
     first = off.groupby(["owner", "topic_partition"], as_index=False).agg(t0=("time_ms", "min"))
     hw_points = hw.merge(first, on="topic_partition")
     hw_points = hw_points.loc[hw_points["time_ms"] >= hw_points["t0"]]
     points = pd.concat(
-        [hw_points[["owner", "topic_partition", "time_ms"]],
-         off[["owner", "topic_partition", "time_ms"]]],
+        [
+            hw_points[["owner", "topic_partition", "time_ms"]],
+            off[["owner", "topic_partition", "time_ms"]],
+        ],
         ignore_index=True,
     ).drop_duplicates()
     points = points.sort_values(["time_ms", "owner", "topic_partition"], kind="stable")
     merged = pd.merge_asof(
-        points, off.sort_values("time_ms", kind="stable"), on="time_ms",
-        by=["owner", "topic_partition"], direction="backward",
+        points,
+        off.sort_values("time_ms", kind="stable"),
+        on="time_ms",
+        by=["owner", "topic_partition"],
+        direction="backward",
     )
     merged = pd.merge_asof(
-        merged, hw.sort_values("time_ms", kind="stable"), on="time_ms",
-        by="topic_partition", direction="backward",
+        merged,
+        hw.sort_values("time_ms", kind="stable"),
+        on="time_ms",
+        by="topic_partition",
+        direction="backward",
     )
     merged = merged.dropna(subset=["offset", "high_watermark"])
     merged = merged.assign(lag=merged["high_watermark"] - merged["offset"], source=source)
@@ -278,7 +293,5 @@ def evaluate_expectations(
             actual = 0
         defined = actual is not None and not (isinstance(actual, float) and math.isnan(actual))
         ok = bool(_OPS[op](actual, expected)) if defined else False
-        results.append(
-            {"key": key, "op": op, "expected": expected, "actual": actual, "ok": ok}
-        )
+        results.append({"key": key, "op": op, "expected": expected, "actual": actual, "ok": ok})
     return results

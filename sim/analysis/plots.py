@@ -86,8 +86,9 @@ def _gauge(frames: Frames, metric: str) -> pd.DataFrame:
 
 
 def _steps(ax: Axes, frame: pd.DataFrame, label: str, **style: Any) -> None:
-    ax.step(frame["time_ms"].to_numpy(), frame["value"].to_numpy(), where="post", label=label,
-            **style)
+    ax.step(
+        frame["time_ms"].to_numpy(), frame["value"].to_numpy(), where="post", label=label, **style
+    )
 
 
 def plot_hw_leo(frames: Frames, ax: Axes | None = None) -> Axes:
@@ -127,8 +128,9 @@ def plot_consumer_lag(frames: Frames, ax: Axes | None = None) -> Axes:
     ax.set_title(f"Consumer lag ({what})")
     pairs = lag.groupby(["owner", "topic_partition"], sort=True)
     for (owner, tp), part in pairs:
-        ax.step(part["time_ms"].to_numpy(), part["lag"].to_numpy(), where="post",
-                label=f"{owner} {tp}")
+        ax.step(
+            part["time_ms"].to_numpy(), part["lag"].to_numpy(), where="post", label=f"{owner} {tp}"
+        )
     ax.grid(True, alpha=0.3)
     _legend(ax, pairs.ngroups)
     return ax

@@ -32,9 +32,9 @@ __all__ = ["IntervalUnion", "Segments", "examples", "factorize", "sweep"]
 IntArray = np.ndarray[Any, np.dtype[Any]]  # int64 values
 
 
-def factorize(frames: Sequence[pd.DataFrame], cols: Sequence[str]) -> tuple[
-    list[IntArray], pd.DataFrame
-]:
+def factorize(
+    frames: Sequence[pd.DataFrame], cols: Sequence[str]
+) -> tuple[list[IntArray], pd.DataFrame]:
     """One int64 code per distinct key (tuple of `cols`) shared by all `frames`.
 
     Returns the codes of each frame's rows and the table of keys (row i = key of code i), in

@@ -17,9 +17,9 @@ Theory of operation
 * **Replica fetcher** (``ReplicaFetcherThread``, ``num.replica.fetchers=1``): one fetch session per
   source broker covering every partition this broker follows there; the next fetch is sent as soon
   as the previous response is processed; errors back off ``replica.fetch.backoff.ms``.
-* **Background tasks**: ``isr-expiration`` every ``replica.lag.time.max.ms / 2``; log retention
-  every ``log.retention.check.interval.ms``; the OS page-cache flush every ``disk.os_flush_interval``
-  (or after every append with ``disk.flush: every-append``).
+* **Background tasks**: ``isr-expiration`` every ``replica.lag.time.max.ms / 2``; log
+  retention every ``log.retention.check.interval.ms``; the OS page-cache flush every
+  ``disk.os_flush_interval`` (or after every append with ``disk.flush: every-append``).
 * **Group offsets**: commits are kept by the group coordinator broker (the leader of
   ``__consumer_offsets`` partition ``abs(hashCode(group)) % 50``). Simplification: the offsets
   topic itself is not simulated; commits live in that broker's memory.
@@ -145,8 +145,10 @@ class Broker(Node):
             "OffsetFetch": self._handle_offset_fetch,
         }
 
-    # -- setup ------------------------------------------------------------------------------------
-    def create_partition(self, topic: TopicSpec, partition: int, assignment: list[int]) -> Partition:
+    # -- setup --
+    def create_partition(
+        self, topic: TopicSpec, partition: int, assignment: list[int]
+    ) -> Partition:
         cfg = topic.config
         log = PartitionLog(
             topic.name,
@@ -208,14 +210,14 @@ class Broker(Node):
             if replica in fetcher.partitions:
                 fetcher.partitions.remove(replica)
         if leader_id is not None and leader_id != self.broker_id:
-            fetcher = self._fetchers.get(leader_id)
-            if fetcher is None:
-                fetcher = self._fetchers[leader_id] = ReplicaFetcher(leader_id)
-            fetcher.partitions.append(replica)
-            if not fetcher.in_flight:
-                self._send_replica_fetch(fetcher)
+            if leader_id not in self._fetchers:
+                self._fetchers[leader_id] = ReplicaFetcher(leader_id)
+            session = self._fetchers[leader_id]
+            session.partitions.append(replica)
+            if not session.in_flight:
+                self._send_replica_fetch(session)
 
-    # -- request plumbing -------------------------------------------------------------------------
+    # -- request plumbing --
     def handle_request(self, source: str, request: Request) -> None:
         """Queue the request for the earliest free I/O thread, then handle it."""
         free_at = self._threads_free_at
@@ -231,7 +233,7 @@ class Broker(Node):
         if self.alive:
             self._handlers[request.api](source, request)
 
-    # -- produce ----------------------------------------------------------------------------------
+    # -- produce --
     def _handle_produce(self, source: str, request: Request) -> None:
         body: ProduceRequest = request.body
         now = self.simenv.env.now
@@ -243,7 +245,9 @@ class Broker(Node):
             if replica is None or not replica.is_leader:
                 leader = replica.leader_id if replica is not None else None
                 results.append(
-                    ProducePartitionResponse(item.topic, item.partition, NOT_LEADER_OR_FOLLOWER, -1, leader)
+                    ProducePartitionResponse(
+                        item.topic, item.partition, NOT_LEADER_OR_FOLLOWER, -1, leader
+                    )
                 )
                 continue
             outcome = replica.append_records_to_leader(item.batch, body.acks, now)
@@ -302,7 +306,7 @@ class Broker(Node):
         delayed.pending.clear()
         self._respond_produce(delayed.source, delayed.request, delayed.results)
 
-    # -- fetch ------------------------------------------------------------------------------------
+    # -- fetch --
     def _handle_fetch(self, source: str, request: Request) -> None:
         body: FetchRequest = request.body
         now = self.simenv.env.now
@@ -351,7 +355,9 @@ class Broker(Node):
             replica = self.partitions.get((part.topic, part.partition))
             if replica is None or not replica.is_leader:
                 parts.append(
-                    FetchPartitionResponse(part.topic, part.partition, NOT_LEADER_OR_FOLLOWER, -1, -1)
+                    FetchPartitionResponse(
+                        part.topic, part.partition, NOT_LEADER_OR_FOLLOWER, -1, -1
+                    )
                 )
                 continue
             log = replica.log
@@ -456,7 +462,7 @@ class Broker(Node):
             else:
                 waiters.append(delayed)
 
-    # -- state changes ----------------------------------------------------------------------------
+    # -- state changes --
     def _on_leader_append(self, replica: Partition, batch: Any, now: float) -> None:
         self._appends(
             (
@@ -533,7 +539,7 @@ class Broker(Node):
                     self._propose_isr(proposal)
         self.simenv.call_later(interval, self._isr_expiration, interval)
 
-    # -- log tasks --------------------------------------------------------------------------------
+    # -- log tasks --
     def _retention_task(self, interval: float) -> None:
         if self.alive:
             now = self.simenv.now
@@ -542,7 +548,12 @@ class Broker(Node):
                 deleted = replica.log.delete_old_segments(now)
                 if deleted:
                     self._events(
-                        (now, f"{replica.name}@{self.name}", "segments_deleted", f"{deleted} records")
+                        (
+                            now,
+                            f"{replica.name}@{self.name}",
+                            "segments_deleted",
+                            f"{deleted} records",
+                        )
                     )
                     if replica.is_leader:
                         self._gauge(replica.name, "log_start_offset", replica.log.log_start_offset)
@@ -650,8 +661,9 @@ class Broker(Node):
         if epoch < 0:
             target = log.high_watermark  # leader knows none of our epochs
         else:
-            own_epoch, own_end = log.end_offset_for_epoch(epoch)
-            target = min(end_offset, own_end) if own_epoch == epoch else min(end_offset, own_end)
+            # Our end offset for that epoch, or for the largest lower one we know (KIP-279).
+            _, own_end = log.end_offset_for_epoch(epoch)
+            target = min(end_offset, own_end)
         target = max(min(target, log.log_end_offset), log.log_start_offset)
         removed = log.truncate_to(target)
         self._events(

@@ -153,10 +153,12 @@ def build(scenario: Scenario, simenv: SimEnv) -> Cluster:
 
     partitions_per_topic = {t.name: t.partitions for t in scenario.topics}
     groups: dict[str, list[tuple[str, list[str]]]] = {}
-    for spec in scenario.consumers:
-        if spec.group is not None:
-            for i in range(spec.count):
-                groups.setdefault(spec.group, []).append((f"{spec.name}-{i}", list(spec.topics)))
+    for consumer_spec in scenario.consumers:
+        if consumer_spec.group is not None:
+            for i in range(consumer_spec.count):
+                groups.setdefault(consumer_spec.group, []).append(
+                    (f"{consumer_spec.name}-{i}", list(consumer_spec.topics))
+                )
     group_assignments: dict[str, list[tuple[str, int]]] = {}
     for group in sorted(groups):
         members = groups[group]
@@ -168,17 +170,26 @@ def build(scenario: Scenario, simenv: SimEnv) -> Cluster:
         for name, _ in members:
             group_assignments[name] = list(result.get(name, []))
 
-    for spec in scenario.consumers:
-        for i in range(spec.count):
-            name = f"{spec.name}-{i}"
-            if spec.group is not None:
+    for consumer_spec in scenario.consumers:
+        for i in range(consumer_spec.count):
+            name = f"{consumer_spec.name}-{i}"
+            coordinator: str | None = None
+            if consumer_spec.group is not None:
                 assignment = group_assignments[name]
-                coordinator: str | None = f"broker-{controller.group_coordinator(spec.group)}"
+                coordinator = f"broker-{controller.group_coordinator(consumer_spec.group)}"
             else:
-                assignment = [(t, p) for t in spec.topics for p in range(partitions_per_topic[t])]
-                coordinator = None
-            cluster.consumers.append(
-                Consumer(name, spec, simenv, network, bootstrap(client_index), assignment, coordinator)
+                assignment = [
+                    (t, p) for t in consumer_spec.topics for p in range(partitions_per_topic[t])
+                ]
+            consumer = Consumer(
+                name,
+                consumer_spec,
+                simenv,
+                network,
+                bootstrap(client_index),
+                assignment,
+                coordinator,
             )
+            cluster.consumers.append(consumer)
             client_index += 1
     return cluster

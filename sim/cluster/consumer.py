@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Generator
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sim.cluster.messages import (
@@ -92,7 +93,9 @@ class Consumer(Node):
         self.positions: dict[TopicPartition, int] = {}
         self.leaders: dict[TopicPartition, int | None] = {tp: None for tp in self.assignment}
         self.leader_epochs: dict[TopicPartition, int] = {}
-        self.buffers: dict[TopicPartition, deque[RecordBatch]] = {tp: deque() for tp in self.assignment}
+        self.buffers: dict[TopicPartition, deque[RecordBatch]] = {
+            tp: deque() for tp in self.assignment
+        }
         self.fetching: set[int] = set()  # brokers with a fetch in flight (membership only)
         self._data_event: Any = None
         self._metadata_stale = True
@@ -106,7 +109,7 @@ class Consumer(Node):
         self._gauges = rec.table("gauges")
         self._events = rec.table("events")
 
-    # -- plumbing ------------------------------------------------------------------------------
+    # -- plumbing --
     def _call(
         self, target: str, api: str, body: Any, size: int
     ) -> Generator[Any, Any, tuple[Any, str | None]]:
@@ -117,19 +120,25 @@ class Consumer(Node):
             body,
             size,
             self.request_timeout_ms,
-            lambda response, error: event.succeed((response, error)),
+            lambda response, error: self._resolve(event, response, error),
         )
         result: tuple[Any, str | None] = yield event
         return result
+
+    @staticmethod
+    def _resolve(event: Any, response: Any, error: str | None) -> None:
+        event.succeed((response, error))
 
     def _record_position(
         self, tp: TopicPartition, kind: str, old: int, new: int, reason: str
     ) -> None:
         now = self.simenv.now
-        self._positions_rows((now, self.group or "", self.name, tp[0], tp[1], kind, old, new, reason))
+        self._positions_rows(
+            (now, self.group or "", self.name, tp[0], tp[1], kind, old, new, reason)
+        )
         self._gauges((now, f"{self.name}/{tp[0]}-{tp[1]}", "position", new))
 
-    # -- main loop ------------------------------------------------------------------------------
+    # -- main loop --
     def run(self, end_ms: float) -> Generator[Any, Any, None]:
         """The application thread: poll, process, commit, until ``end_ms``; then close()."""
         if self.spec.start_ms > self.simenv.now:
@@ -154,7 +163,7 @@ class Consumer(Node):
     def _refresh_metadata(self) -> Generator[Any, Any, None]:
         topics = sorted({tp[0] for tp in self.assignment})
         target = self.bootstrap[0]
-        response, error = yield from self._call(
+        response, _ = yield from self._call(
             target, "Metadata", MetadataRequest(topics), REQUEST_HEADER_BYTES
         )
         if response is None:
@@ -176,7 +185,10 @@ class Consumer(Node):
         if self.group is not None and self.coordinator is not None and self.assignment:
             size = REQUEST_HEADER_BYTES + PARTITION_HEADER_BYTES * len(self.assignment)
             response, _ = yield from self._call(
-                self.coordinator, "OffsetFetch", OffsetFetchRequest(self.group, self.assignment), size
+                self.coordinator,
+                "OffsetFetch",
+                OffsetFetchRequest(self.group, self.assignment),
+                size,
             )
             if isinstance(response, OffsetFetchResponse):
                 committed = response.offsets
@@ -210,7 +222,9 @@ class Consumer(Node):
             yield self.simenv.timeout(self.retry_backoff_ms)
             yield from self._refresh_metadata()
 
-    def _poll(self, end_ms: float) -> Generator[Any, Any, list[tuple[TopicPartition, RecordBatch, int, int]]]:
+    def _poll(
+        self, end_ms: float
+    ) -> Generator[Any, Any, list[tuple[TopicPartition, RecordBatch, int, int]]]:
         now = self.simenv.now
         if now >= self._next_auto_commit:
             self._commit_async()
@@ -251,12 +265,16 @@ class Consumer(Node):
                 self.positions[tp] = first + count
                 if first + count >= batch.next_offset:
                     buffer.popleft()
-                self._gauges((self.simenv.now, f"{self.name}/{tp[0]}-{tp[1]}", "position", first + count))
+                self._gauges(
+                    (self.simenv.now, f"{self.name}/{tp[0]}-{tp[1]}", "position", first + count)
+                )
         if n:
             self._rr_start = (self._rr_start + 1) % n
         return taken
 
-    def _process(self, records: list[tuple[TopicPartition, RecordBatch, int, int]]) -> Generator[Any, Any, None]:
+    def _process(
+        self, records: list[tuple[TopicPartition, RecordBatch, int, int]]
+    ) -> Generator[Any, Any, None]:
         total = sum(count for _, _, _, count in records)
         durations = self.processing.sample(total)
         start = self.simenv.now
@@ -270,11 +288,26 @@ class Consumer(Node):
             span = batch.max_timestamp_ms - batch.first_timestamp_ms
             denominator = max(1, batch.count - 1)
             first_create = batch.first_timestamp_ms + span * offset_in_batch / denominator
-            last_create = batch.first_timestamp_ms + span * (offset_in_batch + count - 1) / denominator
+            last_create = (
+                batch.first_timestamp_ms + span * (offset_in_batch + count - 1) / denominator
+            )
             end = start + elapsed
             rows.append(
-                (end, group, self.name, tp[0], tp[1], first, count, batch.origin,
-                 batch.origin_seq + offset_in_batch, first_create, last_create, start, end)
+                (
+                    end,
+                    group,
+                    self.name,
+                    tp[0],
+                    tp[1],
+                    first,
+                    count,
+                    batch.origin,
+                    batch.origin_seq + offset_in_batch,
+                    first_create,
+                    last_create,
+                    start,
+                    end,
+                )
             )
             start = end
         total_time = start - self.simenv.now
@@ -283,7 +316,7 @@ class Consumer(Node):
         for row in rows:
             self._deliveries(row)
 
-    # -- fetching -------------------------------------------------------------------------------
+    # -- fetching --
     def _send_fetches(self) -> None:
         by_broker: dict[int, list[FetchPartition]] = {}
         for tp in self.assignment:
@@ -319,7 +352,7 @@ class Consumer(Node):
                 body,
                 size,
                 self.request_timeout_ms + self.fetch_max_wait_ms,
-                lambda response, error, b=broker_id, p=parts: self._on_fetch(b, p, response, error),
+                partial(self._on_fetch, broker_id, parts),
             )
 
     def _on_fetch(
@@ -357,24 +390,42 @@ class Consumer(Node):
 
     def _handle_out_of_range(self, tp: TopicPartition) -> Generator[Any, Any, None]:
         old = self.positions.pop(tp, -1)
-        self._events((self.simenv.now, self.name, "offset_out_of_range", f"{tp[0]}-{tp[1]} at {old}"))
+        self._events(
+            (self.simenv.now, self.name, "offset_out_of_range", f"{tp[0]}-{tp[1]} at {old}")
+        )
         offset = yield from self._reset_offset(tp)
         if offset is None:
             return
         self.positions[tp] = offset
         self.buffers[tp].clear()
-        self._record_position(tp, "reset", old, offset, f"OFFSET_OUT_OF_RANGE:{self.auto_offset_reset}")
+        self._record_position(
+            tp, "reset", old, offset, f"OFFSET_OUT_OF_RANGE:{self.auto_offset_reset}"
+        )
 
-    # -- commits --------------------------------------------------------------------------------
+    # -- commits --
     def _commit_request(self) -> tuple[OffsetCommitRequest, int]:
-        offsets = [(tp[0], tp[1], self.positions[tp]) for tp in self.assignment if tp in self.positions]
+        offsets = [
+            (tp[0], tp[1], self.positions[tp]) for tp in self.assignment if tp in self.positions
+        ]
         body = OffsetCommitRequest(self.group or "", self.name, offsets)
         return body, REQUEST_HEADER_BYTES + PARTITION_HEADER_BYTES * len(offsets)
 
     def _record_commit(self, body: OffsetCommitRequest, kind: str, error: str | None) -> None:
         now = self.simenv.now
         for topic, partition, offset in body.offsets:
-            self._commits((now, body.group, self.name, topic, partition, offset, kind, error is None, error or ""))
+            self._commits(
+                (
+                    now,
+                    body.group,
+                    self.name,
+                    topic,
+                    partition,
+                    offset,
+                    kind,
+                    error is None,
+                    error or "",
+                )
+            )
 
     def _commit_async(self) -> None:
         if self.coordinator is None or not self.positions:
@@ -384,7 +435,9 @@ class Consumer(Node):
         def done(response: OffsetCommitResponse | None, error: str | None) -> None:
             self._record_commit(body, "auto", error or (response.error if response else None))
 
-        self.send_request(self.coordinator, "OffsetCommit", body, size, self.request_timeout_ms, done)
+        self.send_request(
+            self.coordinator, "OffsetCommit", body, size, self.request_timeout_ms, done
+        )
 
     def _commit_sync(self, kind: str) -> Generator[Any, Any, None]:
         if self.coordinator is None or not self.positions:

@@ -89,9 +89,7 @@ class StaticController:
             error = "FENCED_LEADER_EPOCH"
         elif proposal.partition_epoch != reg.partition_epoch:
             error = "INVALID_UPDATE_VERSION"
-        elif reg.leader not in proposal.new_isr:
-            error = "INVALID_REQUEST"
-        elif any(b not in reg.replicas for b in proposal.new_isr):
+        elif reg.leader not in proposal.new_isr or not set(proposal.new_isr) <= set(reg.replicas):
             error = "INVALID_REQUEST"
         if error is None:
             reg.isr = tuple(proposal.new_isr)

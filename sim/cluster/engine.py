@@ -54,7 +54,7 @@ class _CountingEnvironment(simpy.Environment):
                 event._fn(*event._args)
             return
         # Anything else is a SimPy event: process it exactly as simpy.Environment.step does.
-        callbacks, event.callbacks = event.callbacks, None
+        callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
         try:
             for callback in callbacks:
                 callback(event)
@@ -85,7 +85,6 @@ class Timer:
 
     def cancel(self) -> None:
         self.cancelled = True
-
 
 
 class SimEnv:
@@ -120,7 +119,7 @@ class SimEnv:
         env = self.env
         when = env._now + delay
         timer = Timer(when, fn, args)
-        heappush(env._queue, (when, NORMAL, next(env._eid), timer))
+        heappush(env._queue, (when, NORMAL, next(env._eid), timer))  # type: ignore[misc]
         return timer
 
     def call_at(self, when: float, fn: Callable[..., Any], *args: Any) -> Timer:

@@ -126,6 +126,9 @@ class Link:
     """One directed link; mutable so faults can degrade or block it at run time."""
 
     __slots__ = (
+        "_rng",
+        "_uniform",
+        "_uniform_index",
         "bandwidth",
         "blocked",
         "busy_until",
@@ -134,9 +137,6 @@ class Link:
         "last_arrival",
         "latency",
         "loss",
-        "_rng",
-        "_uniform",
-        "_uniform_index",
         "source",
         "target",
     )
@@ -263,7 +263,7 @@ class Node:
         self._pending: dict[int, _Pending] = {}
         network.register(self)
 
-    # -- sending ------------------------------------------------------------------------------
+    # -- sending --
     def send_request(
         self,
         target: str,
@@ -311,7 +311,7 @@ class Node:
     def in_flight(self, target: str) -> int:
         return sum(1 for p in self._pending.values() if p.target == target)
 
-    # -- receiving ----------------------------------------------------------------------------
+    # -- receiving --
     def deliver(self, source: str, message: Request | Response) -> None:
         if not self.alive:
             return

@@ -146,7 +146,7 @@ class Workload:
         self.sticky_run = max(1, math.ceil(batch_size / max(1, spec.record_size_bytes)))
         self.sticky_partition = -1
         self.sticky_left = 0
-        self.times = np.empty(0)
+        self.times: np.ndarray = np.empty(0)
         self.partitions = np.empty(0, dtype=np.int64)
         self.position = 0
         self.single_partition = -1
@@ -327,7 +327,7 @@ class Producer(Node):
         self._request_rows = rec.table("produce_requests")
         self._events = rec.table("events")
 
-    # -- lifecycle ----------------------------------------------------------------------------------
+    # -- lifecycle --
     def start(self) -> None:
         self._refresh_metadata()
         self._schedule_wake(max(self.simenv.now, self.workload.next_arrival()))
@@ -349,7 +349,7 @@ class Producer(Node):
         for batch in sorted(leftover, key=lambda b: b.batch_id):
             self._record(batch, "unfinished", "", -1)
 
-    # -- accumulator --------------------------------------------------------------------------------
+    # -- accumulator --
     def _ingest(self, now: float) -> None:
         for partition, times in self.workload.take_until(now):
             self._append_records(partition, times)
@@ -375,7 +375,7 @@ class Producer(Node):
             if batch.count >= capacity:
                 batch.full = True
 
-    # -- wake-ups -----------------------------------------------------------------------------------
+    # -- wake-ups --
     def _schedule_wake(self, when: float) -> None:
         if when == math.inf or when >= self._wake_at:
             return
@@ -431,7 +431,7 @@ class Producer(Node):
     def _fill_time(self, batch: ProducerBatch) -> float:
         return self.workload.nth_arrival(batch.partition, self.batch_capacity - batch.count)
 
-    # -- sender -------------------------------------------------------------------------------------
+    # -- sender --
     def _run_sender(self) -> None:
         if not self.alive:
             return
@@ -568,10 +568,12 @@ class Producer(Node):
             self.in_flight_per_partition[batch.partition] -= 1
             self.in_flight_batches.pop(batch.batch_id, None)
         refresh = False
+        outcomes: list[tuple[ProducerBatch, str | None, int]]
         if response is None:
             # Client-side timeout or disconnect: Kafka closes the connection, failing the other
             # requests in flight to this broker, and refreshes metadata.
-            outcomes = [(batch, error or "NETWORK_EXCEPTION", -1) for batch in batches]
+            failure: str | None = error or "NETWORK_EXCEPTION"
+            outcomes = [(batch, failure, -1) for batch in batches]
             refresh = True
             if error == "REQUEST_TIMED_OUT":
                 self.fail_pending(target, "NETWORK_EXCEPTION", except_id=correlation_id)
@@ -669,7 +671,7 @@ class Producer(Node):
             )
         )
 
-    # -- metadata -----------------------------------------------------------------------------------
+    # -- metadata --
     def _refresh_metadata(self) -> None:
         if self._metadata_in_flight or not self.alive:
             return

@@ -121,9 +121,7 @@ def run(
     frames = recorder.frames()
     verdict = check(frames)
     summary = summarize(frames, verdict)
-    expectations = evaluate_expectations(
-        summary, [(e.key, e.op, e.value) for e in scenario.expect]
-    )
+    expectations = evaluate_expectations(summary, [(e.key, e.op, e.value) for e in scenario.expect])
     meta = {
         "version": VERSION,
         "scenario": scenario.name,

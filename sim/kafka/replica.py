@@ -136,7 +136,7 @@ class Partition:
             b: RemoteReplica(b) for b in self.assignment if b != broker_id
         }
 
-    # -- role -----------------------------------------------------------------------------------
+    # -- role --
     @property
     def is_leader(self) -> bool:
         return self.leader_id == self.broker_id
@@ -181,7 +181,9 @@ class Partition:
         self.pending_isr = None
 
     # -- leader: produce --------------------------------------------------------------------------
-    def append_records_to_leader(self, batch: RecordBatch, acks: str, now_ms: float) -> LeaderAppend:
+    def append_records_to_leader(
+        self, batch: RecordBatch, acks: str, now_ms: float
+    ) -> LeaderAppend:
         if not self.is_leader:
             return LeaderAppend(NOT_LEADER_OR_FOLLOWER)
         if acks == "all" and len(self.isr) < self.effective_min_isr:
@@ -253,7 +255,9 @@ class Partition:
                 broker_id in maximal
                 or (
                     end >= 0
-                    and replica.is_caught_up(log.log_end_offset, now_ms, self.replica_lag_time_max_ms)
+                    and replica.is_caught_up(
+                        log.log_end_offset, now_ms, self.replica_lag_time_max_ms
+                    )
                     and self._eligible(broker_id)
                 )
             ):
@@ -292,7 +296,10 @@ class Partition:
         return self.log.log_end_offset
 
     def out_of_sync_replicas(self, now_ms: float) -> list[int]:
-        """ISR followers not caught up within ``replica.lag.time.max.ms`` (``getOutOfSyncReplicas``)."""
+        """ISR followers not caught up within ``replica.lag.time.max.ms``.
+
+        Kafka's ``Partition.getOutOfSyncReplicas``.
+        """
         leader_end = self.log.log_end_offset
         return [
             b
@@ -324,9 +331,7 @@ class Partition:
         self.pending_isr = proposal
         return proposal
 
-    def on_isr_committed(
-        self, isr: tuple[int, ...], partition_epoch: int, now_ms: float
-    ) -> bool:
+    def on_isr_committed(self, isr: tuple[int, ...], partition_epoch: int, now_ms: float) -> bool:
         """The controller committed an ISR; returns True when the HW moved as a result."""
         self.isr = tuple(isr)
         self.partition_epoch = partition_epoch
@@ -336,7 +341,7 @@ class Partition:
     def on_isr_rejected(self) -> None:
         self.pending_isr = None
 
-    # -- follower ----------------------------------------------------------------------------------
+    # -- follower --
     def append_records_as_follower(
         self, batches: list[RecordBatch], leader_high_watermark: int, now_ms: float
     ) -> None:

@@ -25,7 +25,7 @@ def format_path(path: Sequence[PathPart]) -> str:
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """"; did you mean 'x'?" for the closest choice (difflib), or '' when nothing is close."""
+    """ "; did you mean 'x'?" for the closest choice (difflib), or '' when nothing is close."""
     matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"; did you mean {matches[0]!r}?" if matches else ""
 

@@ -87,11 +87,12 @@ def load_scenario_text(
     data, positions = _read_yaml(text, filename)
     for index, override in enumerate(overrides, start=1):
         _apply_override(data, positions, override, index)
-    for forbidden, why in (("faults", "faults are not supported yet"),
-                           ("source", "unknown key 'source' (it is set by the loader)")):
+    for forbidden, why in (
+        ("faults", "faults are not supported yet"),
+        ("source", "unknown key 'source' (it is set by the loader)"),
+    ):
         if forbidden in data:
-            raise ScenarioError(*_at(positions.find((forbidden,), at_key=True)),
-                                (forbidden,), why)
+            raise ScenarioError(*_at(positions.find((forbidden,), at_key=True)), (forbidden,), why)
     if "name" not in data:
         stem = Path(filename).stem
         data["name"] = stem if filename != "<text>" and stem else "scenario"
@@ -143,8 +144,13 @@ def _check_duplicates(node: Node, path: Path_, filename: str) -> None:
             key = key_node.value
             mark = key_node.start_mark
             if key in seen:
-                raise ScenarioError(filename, mark.line + 1, mark.column + 1, (*path, key),
-                                    f"duplicate key {key!r} (first at line {seen[key]})")
+                raise ScenarioError(
+                    filename,
+                    mark.line + 1,
+                    mark.column + 1,
+                    (*path, key),
+                    f"duplicate key {key!r} (first at line {seen[key]})",
+                )
             seen[key] = mark.line + 1
             _check_duplicates(value_node, (*path, key), filename)
     elif isinstance(node, SequenceNode):
@@ -214,8 +220,13 @@ def _apply_override(data: dict[str, Any], positions: _Positions, text: str, inde
         col = starts[i] + 1
         if isinstance(node, list):
             if not parts[i].isdigit() or int(parts[i]) >= len(node):
-                raise ScenarioError("--set", index, col, (*path, parts[i]),
-                                    f"no item {parts[i]!r} in a list of {len(node)}")
+                raise ScenarioError(
+                    "--set",
+                    index,
+                    col,
+                    (*path, parts[i]),
+                    f"no item {parts[i]!r} in a list of {len(node)}",
+                )
             key: str | int = int(parts[i])
             model = _item_type(model)
             step = 1
@@ -223,8 +234,9 @@ def _apply_override(data: dict[str, Any], positions: _Positions, text: str, inde
             key, step = _match_key(node, model, parts[i:])
             if key == "":
                 hint = did_you_mean(parts[i], _known_keys(model))
-                raise ScenarioError("--set", index, col, (*path, parts[i]),
-                                    f"unknown key {parts[i]!r}{hint}")
+                raise ScenarioError(
+                    "--set", index, col, (*path, parts[i]), f"unknown key {parts[i]!r}{hint}"
+                )
             model = _field_type(model, key)
         else:  # pragma: no cover - the loop only descends into lists and mappings
             raise AssertionError(node)
@@ -239,8 +251,13 @@ def _apply_override(data: dict[str, Any], positions: _Positions, text: str, inde
             positions.forget(path)
             positions.keys[path] = positions.values[path] = Pos("--set", index, col)
         if not isinstance(child, dict | list):
-            raise ScenarioError("--set", index, starts[i] + 1, path,
-                                f"not a mapping or list, cannot set {parts[i]!r} in it")
+            raise ScenarioError(
+                "--set",
+                index,
+                starts[i] + 1,
+                path,
+                f"not a mapping or list, cannot set {parts[i]!r} in it",
+            )
         node = child
     positions.forget(path)
     pos = Pos("--set", index, len(path_text) + 2)
@@ -250,8 +267,11 @@ def _apply_override(data: dict[str, Any], positions: _Positions, text: str, inde
 
 def _is_mapping_type(model: Any) -> bool:
     """Can a missing key of this type be created as a mapping by --set?"""
-    return model is KafkaConfig or model == "expect" or (
-        isinstance(model, type) and issubclass(model, BaseModel))
+    return (
+        model is KafkaConfig
+        or model == "expect"
+        or (isinstance(model, type) and issubclass(model, BaseModel))
+    )
 
 
 def _match_key(node: dict[str, Any], model: Any, rest: list[str]) -> tuple[str, int]:
@@ -348,8 +368,9 @@ def _describe(err: ErrorDetails) -> tuple[Path_, str, bool]:
         return path, err["msg"], False
     hint = ""
     if kind == "literal_error" and isinstance(value, str):
-        options = [o.strip(" '") for o in str(ctx.get("expected", "")).replace(" or ", ",")
-                   .split(",")]
+        options = [
+            o.strip(" '") for o in str(ctx.get("expected", "")).replace(" or ", ",").split(",")
+        ]
         hint = did_you_mean(value, [o for o in options if o])
     return path, f"{text}, got {value!r}{hint}", False
 
@@ -368,4 +389,3 @@ def _model_at(path: Path_) -> Any:
         if model is None:
             return None
     return model
-

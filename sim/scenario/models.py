@@ -131,8 +131,12 @@ class Distribution(Model):
     @model_validator(mode="after")
     def _check(self) -> Distribution:
         given = {
-            "value": self.value_ms, "low": self.low_ms, "high": self.high_ms,
-            "mean": self.mean_ms, "median": self.median_ms, "p99": self.p99_ms,
+            "value": self.value_ms,
+            "low": self.low_ms,
+            "high": self.high_ms,
+            "mean": self.mean_ms,
+            "median": self.median_ms,
+            "p99": self.p99_ms,
         }
         needs = _DIST_NEEDS[self.kind]
         for key, v in given.items():
@@ -140,8 +144,11 @@ class Distribution(Model):
                 raise PathValueError((), f"{self.kind} distribution needs {' and '.join(needs)}")
             if key not in needs and v is not None:
                 raise PathValueError(
-                    (key,), f"{key!r} does not apply to a {self.kind} distribution "
-                    f"(it takes {', '.join(needs)})", at_key=True)
+                    (key,),
+                    f"{key!r} does not apply to a {self.kind} distribution "
+                    f"(it takes {', '.join(needs)})",
+                    at_key=True,
+                )
             if v is not None and v < 0:
                 raise PathValueError((key,), f"must be >= 0, got {v}")
         if self.kind == "uniform" and self.low_ms > self.high_ms:  # type: ignore[operator]
@@ -155,8 +162,14 @@ class Distribution(Model):
     def to_yaml(self) -> Any:
         """Plain YAML form (durations as ms numbers)."""
         out: dict[str, Any] = {"distribution": self.kind}
-        values = {"value": self.value_ms, "low": self.low_ms, "high": self.high_ms,
-                  "mean": self.mean_ms, "median": self.median_ms, "p99": self.p99_ms}
+        values = {
+            "value": self.value_ms,
+            "low": self.low_ms,
+            "high": self.high_ms,
+            "mean": self.mean_ms,
+            "median": self.median_ms,
+            "p99": self.p99_ms,
+        }
         for key in _DIST_NEEDS[self.kind]:
             out[key] = values[key]
         return out
@@ -343,13 +356,13 @@ class ConsumerSpec(Model):
         raw = v if isinstance(v, Mapping) else {}
         if "group.id" in raw and raw["group.id"] != group:
             raise PathValueError(
-                ("group.id",), f"group.id {raw['group.id']!r} differs from group {group!r}")
+                ("group.id",), f"group.id {raw['group.id']!r} differs from group {group!r}"
+            )
         auto = commit == "auto"
         if "enable.auto.commit" in raw and raw["enable.auto.commit"] is not auto:
             raise PathValueError(
                 ("enable.auto.commit",),
                 f"enable.auto.commit={str(raw['enable.auto.commit']).lower()} contradicts "
-                f"commit: {commit}")
-        return build_config(
-            "consumer", v, defaults={"group.id": group, "enable.auto.commit": auto}
-        )
+                f"commit: {commit}",
+            )
+        return build_config("consumer", v, defaults={"group.id": group, "enable.auto.commit": auto})

@@ -88,8 +88,9 @@ def _parse_expectation(key: Any, raw: Any) -> Expectation:
         return Expectation(key=key, op="==", value=float(raw))
     m = _EXPECT_RE.match(raw) if isinstance(raw, str) else None
     if m is None:
-        raise PathValueError((key,), f"expected a number or '<op> number' (e.g. '< 10000'), "
-                                     f"got {raw!r}")
+        raise PathValueError(
+            (key,), f"expected a number or '<op> number' (e.g. '< 10000'), got {raw!r}"
+        )
     op = m.group(1) or "=="
     return Expectation(key=key, op="==" if op == "=" else op, value=float(m.group(2)))  # type: ignore[arg-type]
 
@@ -137,18 +138,26 @@ class Scenario(Model):
                 t["partitions"] = len(given) if explicit else broker["num.partitions"]
             if "replication.factor" not in t:
                 t["replication.factor"] = (
-                    len(given[0]) if explicit else broker["default.replication.factor"])
+                    len(given[0]) if explicit else broker["default.replication.factor"]
+                )
             p, rf = t["partitions"], t["replication.factor"]
-            if (given is None and type(p) is int and type(rf) is int
-                    and p >= 1 and 1 <= rf <= cluster.brokers):
+            if (
+                given is None
+                and type(p) is int
+                and type(rf) is int
+                and p >= 1
+                and 1 <= rf <= cluster.brokers
+            ):
                 t["assignment"] = default_assignment(p, rf, cluster.brokers)
             if not isinstance(t.get("config"), KafkaConfig):
                 try:
                     t["config"] = build_config(
-                        "topic", t.get("config"), defaults=topic_defaults_from_broker(broker))
+                        "topic", t.get("config"), defaults=topic_defaults_from_broker(broker)
+                    )
                 except PathValueError as e:
-                    raise PathValueError((i, "config", *e.subpath), e.message,
-                                         at_key=e.at_key) from None
+                    raise PathValueError(
+                        (i, "config", *e.subpath), e.message, at_key=e.at_key
+                    ) from None
             out.append(t)
         return out
 
@@ -171,18 +180,22 @@ class Scenario(Model):
             if t.replication_factor > n:
                 raise PathValueError(
                     ("topics", i, "replication.factor"),
-                    f"replication factor {t.replication_factor} larger than available "
-                    f"brokers {n}")
+                    f"replication factor {t.replication_factor} larger than available brokers {n}",
+                )
             self._check_assignment(i, t)
         for i, p in enumerate(self.producers):
             if p.topic not in names:
-                raise PathValueError(("producers", i, "topic"),
-                                     f"unknown topic {p.topic!r}{did_you_mean(p.topic, names)}")
+                raise PathValueError(
+                    ("producers", i, "topic"),
+                    f"unknown topic {p.topic!r}{did_you_mean(p.topic, names)}",
+                )
         for i, c in enumerate(self.consumers):
             for j, topic in enumerate(c.topics):
                 if topic not in names:
-                    raise PathValueError(("consumers", i, "topics", j),
-                                         f"unknown topic {topic!r}{did_you_mean(topic, names)}")
+                    raise PathValueError(
+                        ("consumers", i, "topics", j),
+                        f"unknown topic {topic!r}{did_you_mean(topic, names)}",
+                    )
         self._check_node_names()
         return self
 
@@ -190,19 +203,27 @@ class Scenario(Model):
         n = self.cluster.brokers
         where = ("topics", i, "assignment")
         if len(t.assignment) != t.partitions:
-            raise PathValueError(where, f"assignment has {len(t.assignment)} replica lists but "
-                                        f"the topic has {t.partitions} partitions")
+            raise PathValueError(
+                where,
+                f"assignment has {len(t.assignment)} replica lists but "
+                f"the topic has {t.partitions} partitions",
+            )
         for p, replicas in enumerate(t.assignment):
             if len(replicas) != t.replication_factor:
-                raise PathValueError((*where, p), f"partition {p} has {len(replicas)} replicas, "
-                                                  f"replication.factor is {t.replication_factor}")
+                raise PathValueError(
+                    (*where, p),
+                    f"partition {p} has {len(replicas)} replicas, "
+                    f"replication.factor is {t.replication_factor}",
+                )
             for j, b in enumerate(replicas):
                 if not 0 <= b < n:
-                    raise PathValueError((*where, p, j), f"unknown broker id {b} (brokers are "
-                                                         f"0..{n - 1})")
+                    raise PathValueError(
+                        (*where, p, j), f"unknown broker id {b} (brokers are 0..{n - 1})"
+                    )
                 if b in replicas[:j]:
-                    raise PathValueError((*where, p, j), f"broker {b} listed twice for "
-                                                         f"partition {p}")
+                    raise PathValueError(
+                        (*where, p, j), f"broker {b} listed twice for partition {p}"
+                    )
 
     def _check_node_names(self) -> None:
         seen: dict[str, str] = {f"broker-{i}": "a broker" for i in range(self.cluster.brokers)}
@@ -215,14 +236,17 @@ class Scenario(Model):
             for k in range(spec.count):
                 node = f"{spec.name}-{k}"
                 if node in seen:
-                    raise PathValueError((section, i, "name"),
-                                         f"node name {node!r} is already {seen[node]}")
+                    raise PathValueError(
+                        (section, i, "name"), f"node name {node!r} is already {seen[node]}"
+                    )
                 seen[node] = f"an instance of {section[:-1]} {spec.name!r}"
         for i, link in enumerate(self.network.links):
             for key, node in (("from", link.source), ("to", link.target)):
                 if node != "*" and node not in seen:
-                    raise PathValueError(("network", "links", i, key), f"unknown node {node!r}"
-                                         f"{did_you_mean(node, seen)} (or \"*\")")
+                    raise PathValueError(
+                        ("network", "links", i, key),
+                        f'unknown node {node!r}{did_you_mean(node, seen)} (or "*")',
+                    )
 
     def topic(self, name: str) -> TopicSpec:
         """The topic called `name` (KeyError if there is none)."""
