@@ -102,10 +102,27 @@ def check(frames: Mapping[str, pd.DataFrame]) -> Verdict:
     t = ensure_tables(frames)
     v = Verdict()
     log = _with_identity(t["log"])
-    _log_anomalies(t["produce"], log, v)
+    _log_anomalies(_not_expired(t["produce"], t["partitions"]), log, v)
     _delivery_anomalies(log, t["deliveries"], t["positions"], v)
     _skipped(t["positions"], v)
     return v
+
+
+def _not_expired(produce: pd.DataFrame, partitions: pd.DataFrame) -> pd.DataFrame:
+    """Produce rows minus batches that retention deleted: those acknowledged at offsets below
+    the final leader's log start offset are gone by design (retention.ms / retention.bytes),
+    not lost."""
+    leaders = partitions.loc[
+        partitions["role"] == "leader", ["topic", "partition", "log_start_offset"]
+    ]
+    if leaders.empty or produce.empty:
+        return produce
+    merged = produce.merge(leaders, on=["topic", "partition"], how="left", sort=False)
+    start = merged["log_start_offset"].fillna(0).to_numpy(dtype=np.int64)
+    base = merged["base_offset"].to_numpy(dtype=np.int64)
+    end = base + merged["count"].to_numpy(dtype=np.int64)
+    expired = (base >= 0) & (end <= start)
+    return produce.loc[~expired].reset_index(drop=True)
 
 
 def _with_identity(frame: pd.DataFrame) -> pd.DataFrame:

@@ -260,6 +260,18 @@ def summarize(frames: Mapping[str, pd.DataFrame], verdict: Verdict | None = None
     out["e2e_latency_p50_ms"], out["e2e_latency_p99_ms"] = _percentiles(e2e, (50, 99))
 
     summary = {k: out[k] for k in METRIC_KEYS}
+    # Per-topic latencies, '<key>.<TOPIC>', so that scenarios comparing settings per topic
+    # (acks-latency.yaml) can read and expect them.
+    for topic in sorted(set(produce["topic"]) | set(t["deliveries"]["topic"])):
+        topic_lat, _ = produce_latencies(produce.loc[produce["topic"] == topic])
+        p50, p99 = _percentiles(topic_lat, (50, 99))
+        summary[f"produce_latency_p50_ms.{topic}"] = p50
+        summary[f"produce_latency_p99_ms.{topic}"] = p99
+        deliveries = t["deliveries"]
+        topic_e2e, _ = delivery_e2e_latencies(deliveries.loc[deliveries["topic"] == topic])
+        p50, p99 = _percentiles(topic_e2e, (50, 99))
+        summary[f"e2e_latency_p50_ms.{topic}"] = p50
+        summary[f"e2e_latency_p99_ms.{topic}"] = p99
     errors = t["produce_requests"]["error"]
     errors = errors.loc[errors != ""]
     for name, n in sorted(errors.value_counts().items(), key=lambda kv: str(kv[0])):

@@ -30,7 +30,7 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sim.cluster.messages import (
     CONSUMER_REPLICA_ID,
@@ -54,7 +54,7 @@ from sim.cluster.messages import (
     ProduceResponse,
 )
 from sim.cluster.network import Network, Node, Request
-from sim.kafka.log import OffsetOutOfRange, PartitionLog
+from sim.kafka.log import PartitionLog, RecordBatch
 from sim.kafka.replica import NOT_LEADER_OR_FOLLOWER, IsrProposal, Partition
 
 if TYPE_CHECKING:
@@ -322,8 +322,8 @@ class Broker(Node):
                     self._propose_isr(proposal)
                 if changed:
                     self._on_high_watermark_change(replica)
-        response, available = self._read(body)
-        if available >= body.min_bytes or body.max_wait_ms <= 0 or self._has_error(response):
+        response, available, failed = self._read(body)
+        if available >= body.min_bytes or body.max_wait_ms <= 0 or failed:
             self.send_response(source, request, response, response.size)
             return
         delayed = DelayedFetch(source, request, body)
@@ -340,82 +340,58 @@ class Broker(Node):
                 lst.append(delayed)
         delayed.timer = self.simenv.call_later(body.max_wait_ms, self._complete_fetch, delayed)
 
-    @staticmethod
-    def _has_error(response: FetchResponse) -> bool:
-        return any(
-            p.error is not None or p.diverging_epoch is not None for p in response.partitions
-        )
+    def _read(self, body: FetchRequest) -> tuple[FetchResponse, int, bool]:
+        """Read every partition of a fetch: (response, bytes available, any error/divergence).
 
-    def _read(self, body: FetchRequest) -> tuple[FetchResponse, int]:
+        Followers read up to the LEO, consumers up to the HW (``FetchIsolation``). An offset
+        below the log start or past the LEO is OFFSET_OUT_OF_RANGE (``LocalLog.read``); an offset
+        in [HW, LEO] gives a consumer an empty answer. A partition with an error or a diverging
+        epoch makes the whole fetch answer at once instead of waiting in purgatory.
+        """
         is_follower = body.replica_id != CONSUMER_REPLICA_ID
+        failed = False
         parts: list[FetchPartitionResponse] = []
         available = 0
         budget = body.max_bytes
         for part in body.partitions:
-            replica = self.partitions.get((part.topic, part.partition))
+            topic, partition, fetch_offset = part.topic, part.partition, part.fetch_offset
+            replica = self.partitions.get((topic, partition))
             if replica is None or not replica.is_leader:
+                failed = True
                 parts.append(
-                    FetchPartitionResponse(
-                        part.topic, part.partition, NOT_LEADER_OR_FOLLOWER, -1, -1
-                    )
+                    FetchPartitionResponse(topic, partition, NOT_LEADER_OR_FOLLOWER, -1, -1)
                 )
                 continue
             log = replica.log
+            hw, log_start = log.high_watermark, log.log_start_offset
             error = self._check_epoch(replica, part)
+            if error is None and not log_start <= fetch_offset <= log.log_end_offset:
+                error = "OFFSET_OUT_OF_RANGE"
             if error is not None:
-                parts.append(
-                    FetchPartitionResponse(
-                        part.topic, part.partition, error, log.high_watermark, log.log_start_offset
-                    )
-                )
+                failed = True
+                parts.append(FetchPartitionResponse(topic, partition, error, hw, log_start))
                 continue
-            diverging = self._diverging_epoch(replica, part) if is_follower else None
-            if diverging is not None:
-                parts.append(
-                    FetchPartitionResponse(
-                        part.topic,
-                        part.partition,
-                        None,
-                        log.high_watermark,
-                        log.log_start_offset,
-                        diverging_epoch=diverging,
+            if is_follower:
+                diverging = self._diverging_epoch(replica, part)
+                if diverging is not None:
+                    failed = True
+                    parts.append(
+                        FetchPartitionResponse(
+                            topic, partition, None, hw, log_start, diverging_epoch=diverging
+                        )
                     )
-                )
-                continue
-            max_offset = log.log_end_offset if is_follower else log.high_watermark
-            try:
-                batches = (
-                    log.read(part.fetch_offset, min(part.max_bytes, max(budget, 1)), max_offset)
-                    if budget > 0 and part.fetch_offset < max_offset
-                    else []
-                )
-            except OffsetOutOfRange:
-                parts.append(
-                    FetchPartitionResponse(
-                        part.topic,
-                        part.partition,
-                        "OFFSET_OUT_OF_RANGE",
-                        log.high_watermark,
-                        log.log_start_offset,
-                    )
-                )
-                continue
-            size = 0
-            for batch in batches:
-                size += batch.size_bytes
-            budget -= size
-            available += size
-            parts.append(
-                FetchPartitionResponse(
-                    part.topic,
-                    part.partition,
-                    None,
-                    log.high_watermark,
-                    log.log_start_offset,
-                    batches,
-                )
-            )
-        return FetchResponse(parts), available
+                    continue
+                max_offset = log.log_end_offset
+            else:
+                max_offset = hw
+            batches: list[RecordBatch] = []
+            if budget > 0 and fetch_offset < max_offset:
+                batches = log.read(fetch_offset, min(part.max_bytes, budget), max_offset)
+                for batch in batches:
+                    budget -= batch.size_bytes
+                    available += batch.size_bytes
+            parts.append(FetchPartitionResponse(topic, partition, None, hw, log_start, batches))
+        return FetchResponse(parts), available, failed
 
     @staticmethod
     def _check_epoch(replica: Partition, part: FetchPartition) -> str | None:
@@ -431,8 +407,8 @@ class Broker(Node):
     @staticmethod
     def _diverging_epoch(replica: Partition, part: FetchPartition) -> tuple[int, int] | None:
         """IBP 2.7+ fetch-time divergence check against the follower's last fetched epoch."""
-        if part.last_fetched_epoch < 0:
-            return None
+        if part.last_fetched_epoch < 0 or part.last_fetched_epoch == replica.leader_epoch:
+            return None  # same lineage: the leader's current epoch ends at its LEO
         epoch, end_offset = replica.log.end_offset_for_epoch(part.last_fetched_epoch)
         if epoch != part.last_fetched_epoch or end_offset < part.fetch_offset:
             return (epoch, end_offset)
@@ -444,7 +420,7 @@ class Broker(Node):
         delayed.done = True
         if delayed.timer is not None:
             delayed.timer.cancel()
-        response, _ = self._read(delayed.body)
+        response, _, _ = self._read(delayed.body)
         self.send_response(delayed.source, delayed.request, response, response.size)
 
     def _wake_fetches(self, waiters: list[DelayedFetch]) -> None:
@@ -456,14 +432,14 @@ class Broker(Node):
             if delayed.body.min_bytes <= 1:
                 self._complete_fetch(delayed)
                 continue
-            _, available = self._read(delayed.body)
+            _, available, _ = self._read(delayed.body)
             if available >= delayed.body.min_bytes:
                 self._complete_fetch(delayed)
             else:
                 waiters.append(delayed)
 
     # -- state changes --
-    def _on_leader_append(self, replica: Partition, batch: Any, now: float) -> None:
+    def _on_leader_append(self, replica: Partition, batch: RecordBatch, now: float) -> None:
         self._appends(
             (
                 now,

@@ -47,12 +47,13 @@ class _CountingEnvironment(simpy.Environment):
             self._now, _, _, event = heappop(self._queue)
         except IndexError:
             raise EmptySchedule from None
-        self.events_processed += 1
         if type(event) is Timer:
-            if not event.cancelled:
+            if not event.cancelled:  # a cancelled timer is a dead heap entry, not an event
                 event.cancelled = True
+                self.events_processed += 1
                 event._fn(*event._args)
             return
+        self.events_processed += 1
         # Anything else is a SimPy event: process it exactly as simpy.Environment.step does.
         callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
         try:

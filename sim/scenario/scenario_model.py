@@ -64,6 +64,14 @@ SUMMARY_KEYS: tuple[str, ...] = (
     "e2e_latency_p99_ms",
 )
 
+# Latency keys also exist per topic, as '<key>.<TOPIC>' (e.g. produce_latency_p50_ms.ORDER).
+PER_TOPIC_KEYS: tuple[str, ...] = (
+    "produce_latency_p50_ms",
+    "produce_latency_p99_ms",
+    "e2e_latency_p50_ms",
+    "e2e_latency_p99_ms",
+)
+
 Op = Literal["==", "!=", "<", "<=", ">", ">="]
 _EXPECT_RE = re.compile(r"^\s*(==|!=|<=|>=|<|>|=)?\s*([-+]?[\d.]+(?:[eE][-+]?\d+)?)\s*$")
 
@@ -80,8 +88,15 @@ class Expectation(Model):
         return v if self.op == "==" else f"{self.op} {v}"
 
 
+def _known_key(key: str) -> bool:
+    if key in SUMMARY_KEYS or key.startswith("produce_errors."):
+        return True
+    base, _, topic = key.partition(".")
+    return base in PER_TOPIC_KEYS and bool(topic)
+
+
 def _parse_expectation(key: Any, raw: Any) -> Expectation:
-    if not isinstance(key, str) or not (key in SUMMARY_KEYS or key.startswith("produce_errors.")):
+    if not isinstance(key, str) or not _known_key(key):
         hint = did_you_mean(str(key), SUMMARY_KEYS)
         raise PathValueError((key,), f"unknown summary key {key!r}{hint}", at_key=True)
     if isinstance(raw, int | float) and not isinstance(raw, bool):
@@ -197,6 +212,14 @@ class Scenario(Model):
                         f"unknown topic {topic!r}{did_you_mean(topic, names)}",
                     )
         self._check_node_names()
+        for e in self.expect:
+            base, _, topic = e.key.partition(".")
+            if base in PER_TOPIC_KEYS and topic and topic not in names:
+                raise PathValueError(
+                    ("expect", e.key),
+                    f"unknown topic {topic!r} in {e.key!r}{did_you_mean(topic, names)}",
+                    at_key=True,
+                )
         return self
 
     def _check_assignment(self, i: int, t: TopicSpec) -> None:
