@@ -30,7 +30,7 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sim.cluster.messages import (
     CONSUMER_REPLICA_ID,
@@ -125,6 +125,8 @@ class Broker(Node):
         self._per_request_ms = handling.per_request_ms
         self._per_byte_ms = handling.per_byte_ms
         self._threads_free_at = [0.0] * max(1, handling.io_threads)
+        # Client connections with a request in progress, and the requests queued behind it.
+        self._muted: dict[tuple[str, str], deque[Request]] = {}
         self.partitions: dict[TopicPartition, Partition] = {}
         self._produce_waiters: dict[TopicPartition, deque[tuple[int, DelayedProduce]]] = {}
         self._follower_fetch_waiters: dict[TopicPartition, list[DelayedFetch]] = {}
@@ -219,7 +221,18 @@ class Broker(Node):
 
     # -- request plumbing --
     def handle_request(self, source: str, request: Request) -> None:
-        """Queue the request for the earliest free I/O thread, then handle it."""
+        """Serve one request per client connection at a time (``SocketServer`` mutes a channel
+        from receiving a request until its response is sent), so a connection's answers leave
+        in order; then queue for the earliest free I/O thread."""
+        key = (source, request.connection)
+        waiting = self._muted.get(key)
+        if waiting is not None:
+            waiting.append(request)
+            return
+        self._muted[key] = deque()
+        self._schedule_handling(source, request)
+
+    def _schedule_handling(self, source: str, request: Request) -> None:
         free_at = self._threads_free_at
         start = free_at[0]
         now = self.simenv.env.now
@@ -228,6 +241,18 @@ class Broker(Node):
         done = start + self._per_request_ms + self._per_byte_ms * request.size
         heapq.heapreplace(free_at, done)
         self.simenv.call_later(done - now, self._dispatch, source, request)
+
+    def send_response(self, target: str, request: Request, body: Any, size: int) -> None:
+        super().send_response(target, request, body, size)
+        self._unmute(target, request.connection)
+
+    def _unmute(self, source: str, connection: str) -> None:
+        key = (source, connection)
+        waiting = self._muted.get(key)
+        if waiting:
+            self._schedule_handling(source, waiting.popleft())
+        else:
+            self._muted.pop(key, None)
 
     def _dispatch(self, source: str, request: Request) -> None:
         if self.alive:
@@ -269,7 +294,8 @@ class Broker(Node):
                     delayed.pending[key] = result
                     self._produce_waiters[key].append((outcome.required_offset, delayed))
         if body.acks == "0":
-            return  # acks=0: the broker never answers
+            self._unmute(source, request.connection)  # acks=0: the broker never answers
+            return
         if delayed is not None and delayed.pending:
             delayed.timer = self.simenv.call_later(body.timeout_ms, self._expire_produce, delayed)
             return

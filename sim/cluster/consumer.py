@@ -398,9 +398,13 @@ class Consumer(Node):
             return
         self.positions[tp] = offset
         self.buffers[tp].clear()
-        self._record_position(
-            tp, "reset", old, offset, f"OFFSET_OUT_OF_RANGE:{self.auto_offset_reset}"
-        )
+        reason = f"OFFSET_OUT_OF_RANGE:{self.auto_offset_reset}"
+        self._record_position(tp, "reset", old, offset, reason)
+        # poll() resets positions and fetches at once; wake a poll that is waiting for data.
+        if self._data_event is not None and not self._data_event.triggered:
+            self._data_event.succeed()
+        else:
+            self._send_fetches()
 
     # -- commits --
     def _commit_request(self) -> tuple[OffsetCommitRequest, int]:

@@ -24,6 +24,7 @@ RST on crash (a crashed node simply stops answering).
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -102,16 +103,39 @@ class Sampler:
         return 0.0 if mu == -math.inf else math.exp(mu + sigma * sigma / 2)
 
 
-class Request:
-    """A request with Kafka-style correlation id; ``body`` is the API-specific payload."""
+# Kafka clients talk to a group coordinator over a connection of their own (the coordinator's
+# node id is Integer.MAX_VALUE - broker id), so group requests never queue behind fetches.
+GROUP_APIS = frozenset(
+    {
+        "OffsetCommit",
+        "OffsetFetch",
+        "JoinGroup",
+        "SyncGroup",
+        "Heartbeat",
+        "LeaveGroup",
+        "FindCoordinator",
+    }
+)
 
-    __slots__ = ("api", "body", "correlation_id", "size")
+
+def connection_of(api: str) -> str:
+    return "group" if api in GROUP_APIS else "data"
+
+
+class Request:
+    """A request with Kafka-style correlation id; ``body`` is the API-specific payload.
+
+    ``connection`` names the client connection it travels on ("data" or "group"): the broker
+    serves one request per connection at a time and answers in order."""
+
+    __slots__ = ("api", "body", "connection", "correlation_id", "size")
 
     def __init__(self, api: str, correlation_id: int, body: Any, size: int) -> None:
         self.api = api
         self.correlation_id = correlation_id
         self.body = body
         self.size = size
+        self.connection = connection_of(api)
 
 
 class Response:
@@ -242,17 +266,31 @@ class Network:
 RequestCallback = Callable[[Any, str | None], None]
 
 
-class _Pending:
-    __slots__ = ("callback", "target", "timer")
+_NO_RESPONSE = object()
 
-    def __init__(self, target: str, callback: RequestCallback, timer: Timer | None) -> None:
+
+class _Pending:
+    __slots__ = ("callback", "connection", "held", "target", "timer")
+
+    def __init__(
+        self, target: str, connection: str, callback: RequestCallback, timer: Timer | None
+    ) -> None:
         self.target = target
+        self.connection = connection
         self.callback = callback
         self.timer = timer
+        self.held: Any = _NO_RESPONSE  # a response that arrived before an earlier one
 
 
 class Node:
-    """A named endpoint on the network with Kafka-style request/response plumbing."""
+    """A named endpoint on the network with Kafka-style request/response plumbing.
+
+    Like Kafka's ``NetworkClient``, responses are handed over in request order per connection
+    (a response is held while an earlier request on the same connection is unanswered), and a
+    request timeout closes the connection: every other request in flight on it fails with
+    NETWORK_EXCEPTION. That is how TCP plus Kafka's in-order protocol behave when a message is
+    lost: nothing later on the connection can overtake it.
+    """
 
     def __init__(self, name: str, simenv: SimEnv, network: Network) -> None:
         self.name = name
@@ -261,6 +299,7 @@ class Node:
         self.alive = True
         self._next_correlation_id = 0
         self._pending: dict[int, _Pending] = {}
+        self._in_order: dict[tuple[str, str], deque[int]] = {}
         network.register(self)
 
     # -- sending --
@@ -279,34 +318,46 @@ class Node:
         """
         self._next_correlation_id += 1
         correlation_id = self._next_correlation_id
+        request = Request(api, correlation_id, body, size)
         if callback is not None:
             timer = (
-                self.simenv.call_later(timeout_ms, self._expire, correlation_id)
+                self.simenv.call_later(timeout_ms, self._on_request_timeout, correlation_id)
                 if timeout_ms is not None
                 else None
             )
-            self._pending[correlation_id] = _Pending(target, callback, timer)
-        self.network.send(self.name, target, Request(api, correlation_id, body, size), size)
+            self._pending[correlation_id] = _Pending(target, request.connection, callback, timer)
+            key = (target, request.connection)
+            order = self._in_order.get(key)
+            if order is None:
+                order = self._in_order[key] = deque()
+            order.append(correlation_id)
+        self.network.send(self.name, target, request, size)
         return correlation_id
 
     def send_response(self, target: str, request: Request, body: Any, size: int) -> None:
         if self.alive:
             self.network.send(self.name, target, Response(request.correlation_id, body), size)
 
-    def _expire(self, correlation_id: int) -> None:
-        pending = self._pending.pop(correlation_id, None)
-        if pending is not None and self.alive:
-            pending.callback(None, "REQUEST_TIMED_OUT")
+    def _on_request_timeout(self, correlation_id: int) -> None:
+        pending = self._pending.get(correlation_id)
+        if pending is None or not self.alive:
+            return
+        self._disconnect(pending.target, pending.connection, correlation_id)
 
-    def fail_pending(self, target: str, error: str, *, except_id: int | None = None) -> None:
-        """Fail every pending request to ``target`` (a disconnect: NETWORK_EXCEPTION)."""
-        for correlation_id in sorted(self._pending):
-            pending = self._pending[correlation_id]
-            if pending.target == target and correlation_id != except_id:
-                del self._pending[correlation_id]
-                if pending.timer is not None:
-                    pending.timer.cancel()
-                pending.callback(None, error)
+    def _disconnect(self, target: str, connection: str, timed_out: int | None) -> None:
+        """Close one connection: the timed-out request fails with REQUEST_TIMED_OUT, every other
+        one in flight on it with NETWORK_EXCEPTION (``NetworkClient.processDisconnection``)."""
+        order = self._in_order.pop((target, connection), deque())
+        failed = [(cid, self._pending.pop(cid)) for cid in order if cid in self._pending]
+        for cid, pending in failed:
+            if pending.timer is not None:
+                pending.timer.cancel()
+            pending.callback(None, "REQUEST_TIMED_OUT" if cid == timed_out else "NETWORK_EXCEPTION")
+
+    def disconnect(self, target: str) -> None:
+        """Close every connection to ``target`` (e.g. the peer crashed: connection reset)."""
+        for key in sorted(k for k in self._in_order if k[0] == target):
+            self._disconnect(key[0], key[1], None)
 
     def in_flight(self, target: str) -> int:
         return sum(1 for p in self._pending.values() if p.target == target)
@@ -316,14 +367,24 @@ class Node:
         if not self.alive:
             return
         if isinstance(message, Response):
-            pending = self._pending.pop(message.correlation_id, None)
+            pending = self._pending.get(message.correlation_id)
             if pending is None:
-                return  # late response to a timed-out request
-            if pending.timer is not None:
-                pending.timer.cancel()
-            pending.callback(message.body, None)
+                return  # late response to a request already failed (timeout, disconnect)
+            order = self._in_order[(pending.target, pending.connection)]
+            if order[0] != message.correlation_id:
+                pending.held = message.body  # an earlier answer is still missing
+                return
+            self._complete(order, message.body)
+            while order and self._pending[order[0]].held is not _NO_RESPONSE:
+                self._complete(order, self._pending[order[0]].held)
         else:
             self.handle_request(source, message)
+
+    def _complete(self, order: deque[int], body: Any) -> None:
+        pending = self._pending.pop(order.popleft())
+        if pending.timer is not None:
+            pending.timer.cancel()
+        pending.callback(body, None)
 
     def handle_request(self, source: str, request: Request) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not serve {request.api}")

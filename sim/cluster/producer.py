@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -437,7 +438,7 @@ class Producer(Node):
             return
         now = self.simenv.now
         self._ingest(now)
-        self._expire(now)
+        self._expire_batches(now)
         if not self.metadata_ready:
             self._refresh_metadata()
         else:
@@ -524,7 +525,7 @@ class Producer(Node):
                 self._request_rows(
                     (
                         now,
-                        now,
+                        math.nan,  # acks=0: no response ever comes
                         self.name,
                         broker_id,
                         self.topic,
@@ -540,16 +541,13 @@ class Producer(Node):
             self.in_flight_per_partition[batch.partition] += 1
             self.in_flight_batches[batch.batch_id] = batch
         self.in_flight_per_broker[broker_id] = self.in_flight_per_broker.get(broker_id, 0) + 1
-        sent_at = now
-        correlation: list[int] = []
-
-        def on_response(response: ProduceResponse | None, error: str | None) -> None:
-            self._on_response(broker_id, batches, sent_at, correlation[0], response, error)
-
-        correlation.append(
-            self.send_request(
-                target, "Produce", request, size, self.request_timeout_ms, on_response
-            )
+        self.send_request(
+            target,
+            "Produce",
+            request,
+            size,
+            self.request_timeout_ms,
+            partial(self._on_response, broker_id, batches, now),
         )
 
     def _on_response(
@@ -557,12 +555,10 @@ class Producer(Node):
         broker_id: int,
         batches: list[ProducerBatch],
         sent_at: float,
-        correlation_id: int,
         response: ProduceResponse | None,
         error: str | None,
     ) -> None:
         now = self.simenv.now
-        target = f"broker-{broker_id}"
         self.in_flight_per_broker[broker_id] -= 1
         for batch in batches:
             self.in_flight_per_partition[batch.partition] -= 1
@@ -570,13 +566,11 @@ class Producer(Node):
         refresh = False
         outcomes: list[tuple[ProducerBatch, str | None, int]]
         if response is None:
-            # Client-side timeout or disconnect: Kafka closes the connection, failing the other
-            # requests in flight to this broker, and refreshes metadata.
+            # Client-side timeout or disconnect (the network layer already failed the other
+            # requests in flight on that connection); Kafka refreshes metadata.
             failure: str | None = error or "NETWORK_EXCEPTION"
             outcomes = [(batch, failure, -1) for batch in batches]
             refresh = True
-            if error == "REQUEST_TIMED_OUT":
-                self.fail_pending(target, "NETWORK_EXCEPTION", except_id=correlation_id)
         else:
             by_partition = {r.partition: r for r in response.partitions}
             outcomes = []
@@ -642,7 +636,7 @@ class Producer(Node):
         else:
             dq.appendleft(batch)
 
-    def _expire(self, now: float) -> None:
+    def _expire_batches(self, now: float) -> None:
         """Fail batches waiting in the accumulator past ``delivery.timeout.ms``."""
         deadline = self.delivery_timeout_ms
         for dq in self.deques:

@@ -21,6 +21,10 @@ Theory of operation (kafka-semantics §2, Kafka 3.9)
 * **Follower** (``ReplicaFetcherThread``): appends the leader's batches as they are, then sets its
   HW to min(leader HW, own LEO).
 
+* **Leader change** (``makeLeader``): a new leader epoch starts at the leader's LEO in the epoch
+  cache; followers' state is reset (LEO unknown for a newly elected leader, ISR members caught up
+  "now"), so the HW waits for their next fetches; the HW is then recomputed (ISR may be {leader}).
+
 Leader changes (``make_leader`` / ``make_follower``) and truncation are explicit operations so a
 controller can drive them. This module never imports simpy; it returns decisions.
 """
@@ -42,10 +46,15 @@ NOT_ENOUGH_REPLICAS = "NOT_ENOUGH_REPLICAS"
 NOT_ENOUGH_REPLICAS_AFTER_APPEND = "NOT_ENOUGH_REPLICAS_AFTER_APPEND"
 FENCED_LEADER_EPOCH = "FENCED_LEADER_EPOCH"
 UNKNOWN_OFFSET = -1
+NEVER = float("-inf")  # a time that never happened (Kafka: 0L, i.e. 1970)
 
 
 class RemoteReplica:
-    """The leader's view of one follower (Kafka ``Replica.scala``)."""
+    """The leader's view of one follower (Kafka ``Replica.scala``).
+
+    Times are simulated ms. "Never" is ``-inf``: Kafka uses ``0L`` on a wall clock (1970), but the
+    simulated clock starts at 0, where ``0`` would mean "caught up at the start of the run".
+    """
 
     __slots__ = (
         "broker_id",
@@ -58,16 +67,31 @@ class RemoteReplica:
     def __init__(self, broker_id: int) -> None:
         self.broker_id = broker_id
         self.log_end_offset = UNKNOWN_OFFSET
-        self.last_caught_up_time_ms = 0.0
+        self.last_caught_up_time_ms = NEVER
         self.last_fetch_leader_log_end_offset = 0
-        self.last_fetch_time_ms = 0.0
+        self.last_fetch_time_ms = NEVER
 
-    def reset(self, now_ms: float, in_sync: bool) -> None:
-        """State after this broker becomes leader (``Replica.resetReplicaState``)."""
-        self.log_end_offset = UNKNOWN_OFFSET
-        self.last_caught_up_time_ms = now_ms if in_sync else 0.0
-        self.last_fetch_leader_log_end_offset = UNKNOWN_OFFSET
-        self.last_fetch_time_ms = 0.0
+    def reset(
+        self,
+        now_ms: float,
+        in_sync: bool,
+        *,
+        is_new_leader: bool = True,
+        leader_end_offset: int = UNKNOWN_OFFSET,
+    ) -> None:
+        """State after a new leader epoch on this broker (``Replica.resetReplicaState``).
+
+        ISR members count as caught up now, others never. A broker that just became leader
+        forgets the follower's LEO; one re-elected in a new epoch keeps it.
+        """
+        self.last_caught_up_time_ms = now_ms if in_sync else NEVER
+        if is_new_leader:
+            self.log_end_offset = UNKNOWN_OFFSET
+            self.last_fetch_leader_log_end_offset = UNKNOWN_OFFSET
+            self.last_fetch_time_ms = NEVER
+        else:
+            self.last_fetch_leader_log_end_offset = leader_end_offset
+            self.last_fetch_time_ms = now_ms if in_sync else NEVER
 
     def is_caught_up(self, leader_log_end_offset: int, now_ms: float, max_lag_ms: float) -> bool:
         return (
@@ -158,18 +182,31 @@ class Partition:
 
     def make_leader(
         self, leader_epoch: int, isr: tuple[int, ...], partition_epoch: int, now_ms: float
-    ) -> None:
-        """Become leader (``Partition.makeLeader``): new epoch starts at our LEO."""
-        new_leader = not self.is_leader or leader_epoch != self.leader_epoch
+    ) -> bool:
+        """Become leader (``Partition.makeLeader``); returns True when the HW moved.
+
+        In a new leader epoch the epoch starts at our LEO in the epoch cache and the followers'
+        state is reset (``Replica.resetReplicaState``). Then the HW is recomputed, since the ISR
+        may be down to the leader alone.
+        """
+        was_leader = self.is_leader
+        new_epoch = not was_leader or leader_epoch != self.leader_epoch
         self.leader_id = self.broker_id
         self.leader_epoch = leader_epoch
         self.isr = tuple(isr)
         self.partition_epoch = partition_epoch
         self.pending_isr = None
-        if new_leader:
-            self.log.assign_epoch_start_offset(leader_epoch, self.log.log_end_offset)
+        if new_epoch:
+            start = self.log.log_end_offset
+            self.log.assign_epoch_start_offset(leader_epoch, start)
             for broker_id, replica in self.remote.items():
-                replica.reset(now_ms, broker_id in self.isr)
+                replica.reset(
+                    now_ms,
+                    broker_id in self.isr,
+                    is_new_leader=not was_leader,
+                    leader_end_offset=start,
+                )
+        return self.maybe_increment_high_watermark(now_ms)
 
     def make_follower(
         self, leader_id: int | None, leader_epoch: int, isr: tuple[int, ...], partition_epoch: int

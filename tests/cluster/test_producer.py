@@ -1,0 +1,89 @@
+"""Producer behaviour end to end: batching, retries, idempotence, ordering (kafka-semantics §5)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from sim import run
+from sim.scenario import load_scenario_text
+
+BASE = """
+name: producer
+duration: 5s
+drain: 5s
+cluster:
+  brokers: 3
+network:
+  latency: 1ms
+  links: [{from: broker-0, to: p-0, loss: 0.3}]
+topics:
+  - {name: T, partitions: 1, replication.factor: 3, assignment: [[0, 1, 2]]}
+producers:
+  - name: p
+    topic: T
+    rate: 200/s
+    config: {acks: all, request.timeout.ms: 200, linger.ms: 0}
+"""
+
+
+def _run(text: str, *overrides: str) -> dict[str, pd.DataFrame]:
+    result = run(load_scenario_text(text, "producer.yaml", overrides), out=None)
+    return {**result.frames, "summary": result.summary}  # type: ignore[dict-item]
+
+
+def test_lost_responses_duplicate_records_without_idempotence() -> None:
+    # §7 A4: the leader appends, its answer is lost, the producer retries after
+    # request.timeout.ms and the leader appends the same records again.
+    out = _run(BASE, "producers.0.config.enable.idempotence=false")
+    summary = out["summary"]
+    assert summary["produce_errors.REQUEST_TIMED_OUT"] > 0
+    assert summary["duplicated_records"] > 0
+    assert summary["lost_acked_records"] == 0
+    assert summary["records_acked"] == summary["records_sent"]
+
+
+def test_idempotence_removes_the_duplicates() -> None:
+    out = _run(BASE, "producers.0.config.enable.idempotence=true")
+    summary = out["summary"]
+    assert summary["produce_errors.REQUEST_TIMED_OUT"] > 0
+    assert summary["duplicated_records"] == 0
+    assert summary["reordered_records"] == 0
+    assert summary["records_acked"] == summary["records_sent"]
+
+
+def test_linger_collects_records_into_one_batch() -> None:
+    text = BASE.replace("  links: [{from: broker-0, to: p-0, loss: 0.3}]\n", "")
+    out = _run(
+        text, "producers.0.config.linger.ms=100", "producers.0.rate=100/s", "duration=1s"
+    )
+    produce = out["produce"]
+    # 100 records/s with linger 100 ms: batches of about 10 records, none bigger than the
+    # records that arrived within 100 ms of the batch's first record.
+    assert produce["count"].sum() == out["summary"]["records_sent"]
+    spans = produce["last_create_ms"] - produce["first_create_ms"]
+    assert (spans <= 100.0).all()
+    assert produce["count"].mean() > 5
+
+
+def test_batch_size_caps_batches() -> None:
+    text = BASE.replace("  links: [{from: broker-0, to: p-0, loss: 0.3}]\n", "")
+    out = _run(
+        text,
+        "producers.0.config.linger.ms=1000",
+        "producers.0.config.batch.size=1061",  # 61-byte header + 10 records of 100 B
+        "producers.0.record_size=100B",
+        "duration=1s",
+    )
+    produce = out["produce"]
+    assert produce["count"].max() == 10
+    assert produce["bytes"].max() <= 1061
+
+
+@pytest.mark.parametrize("acks", ["0", "1", "all"])
+def test_every_send_ends_acked_without_faults(acks: str) -> None:
+    text = BASE.replace("  links: [{from: broker-0, to: p-0, loss: 0.3}]\n", "")
+    out = _run(text, f"producers.0.config.acks={acks}")
+    produce = out["produce"]
+    assert set(produce["outcome"]) == {"acked"}
+    assert produce["acks"].unique().tolist() == [acks]
