@@ -54,9 +54,7 @@ def test_idempotence_removes_the_duplicates() -> None:
 
 def test_linger_collects_records_into_one_batch() -> None:
     text = BASE.replace("  links: [{from: broker-0, to: p-0, loss: 0.3}]\n", "")
-    out = _run(
-        text, "producers.0.config.linger.ms=100", "producers.0.rate=100/s", "duration=1s"
-    )
+    out = _run(text, "producers.0.config.linger.ms=100", "producers.0.rate=100/s", "duration=1s")
     produce = out["produce"]
     # 100 records/s with linger 100 ms: batches of about 10 records, none bigger than the
     # records that arrived within 100 ms of the batch's first record.
