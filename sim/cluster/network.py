@@ -270,15 +270,15 @@ _NO_RESPONSE = object()
 
 
 class _Pending:
-    __slots__ = ("callback", "connection", "held", "target", "timer")
+    __slots__ = ("callback", "connection", "deadline", "held", "target")
 
     def __init__(
-        self, target: str, connection: str, callback: RequestCallback, timer: Timer | None
+        self, target: str, connection: str, callback: RequestCallback, deadline: float
     ) -> None:
         self.target = target
         self.connection = connection
         self.callback = callback
-        self.timer = timer
+        self.deadline = deadline
         self.held: Any = _NO_RESPONSE  # a response that arrived before an earlier one
 
 
@@ -300,6 +300,7 @@ class Node:
         self._next_correlation_id = 0
         self._pending: dict[int, _Pending] = {}
         self._in_order: dict[tuple[str, str], deque[int]] = {}
+        self._watchdogs: dict[tuple[str, str], Timer] = {}
         network.register(self)
 
     # -- sending --
@@ -320,17 +321,21 @@ class Node:
         correlation_id = self._next_correlation_id
         request = Request(api, correlation_id, body, size)
         if callback is not None:
-            timer = (
-                self.simenv.call_later(timeout_ms, self._on_request_timeout, correlation_id)
-                if timeout_ms is not None
-                else None
-            )
-            self._pending[correlation_id] = _Pending(target, request.connection, callback, timer)
+            now = self.simenv.env._now
+            deadline = now + timeout_ms if timeout_ms is not None else math.inf
             key = (target, request.connection)
+            self._pending[correlation_id] = _Pending(target, request.connection, callback, deadline)
             order = self._in_order.get(key)
             if order is None:
                 order = self._in_order[key] = deque()
             order.append(correlation_id)
+            watchdog = self._watchdogs.get(key)
+            if deadline < math.inf and (watchdog is None or deadline < watchdog.when):
+                if watchdog is not None:
+                    watchdog.cancel()
+                self._watchdogs[key] = self.simenv.call_later(
+                    deadline - now, self._check_timeouts, key
+                )
         self.network.send(self.name, target, request, size)
         return correlation_id
 
@@ -338,20 +343,35 @@ class Node:
         if self.alive:
             self.network.send(self.name, target, Response(request.correlation_id, body), size)
 
-    def _on_request_timeout(self, correlation_id: int) -> None:
-        pending = self._pending.get(correlation_id)
-        if pending is None or not self.alive:
+    def _check_timeouts(self, key: tuple[str, str]) -> None:
+        """The connection's watchdog: one timer per connection, at its earliest deadline
+        (cheaper than a timer per request; answers come in order, so few deadlines matter)."""
+        self._watchdogs.pop(key, None)
+        if not self.alive:
             return
-        self._disconnect(pending.target, pending.connection, correlation_id)
+        order = self._in_order.get(key)
+        if not order:
+            return
+        now = self.simenv.env._now
+        earliest = math.inf
+        for cid in order:
+            deadline = self._pending[cid].deadline
+            if deadline <= now:
+                self._disconnect(key[0], key[1], cid)
+                return
+            earliest = min(earliest, deadline)
+        if earliest < math.inf:
+            self._watchdogs[key] = self.simenv.call_later(earliest - now, self._check_timeouts, key)
 
     def _disconnect(self, target: str, connection: str, timed_out: int | None) -> None:
         """Close one connection: the timed-out request fails with REQUEST_TIMED_OUT, every other
         one in flight on it with NETWORK_EXCEPTION (``NetworkClient.processDisconnection``)."""
         order = self._in_order.pop((target, connection), deque())
+        watchdog = self._watchdogs.pop((target, connection), None)
+        if watchdog is not None:
+            watchdog.cancel()
         failed = [(cid, self._pending.pop(cid)) for cid in order if cid in self._pending]
         for cid, pending in failed:
-            if pending.timer is not None:
-                pending.timer.cancel()
             pending.callback(None, "REQUEST_TIMED_OUT" if cid == timed_out else "NETWORK_EXCEPTION")
 
     def disconnect(self, target: str) -> None:
@@ -381,10 +401,7 @@ class Node:
             self.handle_request(source, message)
 
     def _complete(self, order: deque[int], body: Any) -> None:
-        pending = self._pending.pop(order.popleft())
-        if pending.timer is not None:
-            pending.timer.cancel()
-        pending.callback(body, None)
+        self._pending.pop(order.popleft()).callback(body, None)
 
     def handle_request(self, source: str, request: Request) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not serve {request.api}")
