@@ -511,7 +511,11 @@ class Broker(Node):
         if replica.pending_isr is not proposal:
             return
         if error is not None:
-            replica.on_isr_rejected()
+            # Kafka (Partition.handleAlterPartitionError) keeps a fenced or stale proposal
+            # pending until new leader metadata arrives (make_leader/make_follower clear it);
+            # other refusals return to the committed ISR and may be proposed again.
+            if error not in ("FENCED_LEADER_EPOCH", "INVALID_UPDATE_VERSION"):
+                replica.on_isr_rejected()
             self._events((self.simenv.now, replica.name, "alter_partition_rejected", error))
             return
         old = replica.isr
