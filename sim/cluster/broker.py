@@ -390,15 +390,24 @@ class Broker(Node):
                 continue
             log = replica.log
             hw, log_start = log.high_watermark, log.log_start_offset
-            error = self._check_epoch(replica, part)
-            if error is None and not log_start <= fetch_offset <= log.log_end_offset:
+            leader_epoch = replica.leader_epoch
+            current = part.current_leader_epoch
+            error = None
+            if current >= 0 and current != leader_epoch:  # KIP-320 fencing
+                error = "FENCED_LEADER_EPOCH" if current < leader_epoch else "UNKNOWN_LEADER_EPOCH"
+            elif not log_start <= fetch_offset <= log.log_end_offset:
                 error = "OFFSET_OUT_OF_RANGE"
             if error is not None:
                 failed = True
                 parts.append(FetchPartitionResponse(topic, partition, error, hw, log_start))
                 continue
             if is_follower:
-                diverging = self._diverging_epoch(replica, part)
+                last_fetched = part.last_fetched_epoch
+                diverging = (
+                    self._diverging_epoch(replica, part)
+                    if last_fetched >= 0 and last_fetched != leader_epoch
+                    else None
+                )
                 if diverging is not None:
                     failed = True
                     parts.append(
@@ -418,17 +427,6 @@ class Broker(Node):
                     available += batch.size_bytes
             parts.append(FetchPartitionResponse(topic, partition, None, hw, log_start, batches))
         return FetchResponse(parts), available, failed
-
-    @staticmethod
-    def _check_epoch(replica: Partition, part: FetchPartition) -> str | None:
-        """KIP-320: a fetcher with a stale or future leader epoch is refused."""
-        if part.current_leader_epoch < 0:
-            return None
-        if part.current_leader_epoch < replica.leader_epoch:
-            return "FENCED_LEADER_EPOCH"
-        if part.current_leader_epoch > replica.leader_epoch:
-            return "UNKNOWN_LEADER_EPOCH"
-        return None
 
     @staticmethod
     def _diverging_epoch(replica: Partition, part: FetchPartition) -> tuple[int, int] | None:

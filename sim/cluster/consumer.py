@@ -235,11 +235,20 @@ class Consumer(Node):
         self._send_fetches()
         if records:
             return records
-        self._data_event = self.simenv.event()
+        # Wait for a fetch response or the poll timeout: one event and a cancellable timer,
+        # cheaper than a SimPy AnyOf condition per poll.
+        event = self._data_event = self.simenv.event()
         wait = min(POLL_TIMEOUT_MS, max(0.0, end_ms - now), max(0.0, self._next_auto_commit - now))
-        yield self._data_event | self.simenv.timeout(wait)
+        timer = self.simenv.call_later(wait, self._wake, event)
+        yield event
+        timer.cancel()
         self._data_event = None
         return self._take_buffered()
+
+    @staticmethod
+    def _wake(event: Any) -> None:
+        if not event.triggered:
+            event.succeed()
 
     def _take_buffered(self) -> list[tuple[TopicPartition, RecordBatch, int, int]]:
         """Up to ``max.poll.records`` records as (partition, batch, first offset, count)."""
@@ -383,7 +392,7 @@ class Consumer(Node):
                     got_data = True
         if self._data_event is not None and not self._data_event.triggered:
             if got_data or response is None:
-                self._data_event.succeed()
+                self._wake(self._data_event)
         elif not got_data and not self.stopped:
             # Keep a long poll outstanding while the application is busy processing.
             self._send_fetches()
@@ -402,7 +411,7 @@ class Consumer(Node):
         self._record_position(tp, "reset", old, offset, reason)
         # poll() resets positions and fetches at once; wake a poll that is waiting for data.
         if self._data_event is not None and not self._data_event.triggered:
-            self._data_event.succeed()
+            self._wake(self._data_event)
         else:
             self._send_fetches()
 

@@ -169,6 +169,8 @@ class Workload:
     def take_until(self, now: float) -> list[tuple[int, np.ndarray]]:
         """Records that arrived at or before ``now``, as (partition, arrival times) pairs."""
         taken: list[tuple[int, np.ndarray]] = []
+        if self.position < len(self.times) and self.times[self.position] > now:
+            return taken  # nothing new yet (the common case on a response)
         while True:
             if self.position >= len(self.times):
                 if self.generated_until >= self.end_ms or self.generated_until > now:
