@@ -464,6 +464,13 @@ class Broker(Node):
 
     # -- state changes --
     def _on_leader_append(self, replica: Partition, batch: RecordBatch, now: float) -> None:
+        self._record_append(replica, batch, now, "leader")
+        if self._flush_every_append:
+            replica.log.flush()
+        self._gauge(replica.name, "log_end_offset", replica.log.log_end_offset)
+        self._wake_fetches(self._follower_fetch_waiters[(replica.topic, replica.partition)])
+
+    def _record_append(self, replica: Partition, batch: RecordBatch, now: float, role: str) -> None:
         self._appends(
             (
                 now,
@@ -475,13 +482,9 @@ class Broker(Node):
                 batch.leader_epoch,
                 batch.origin,
                 batch.origin_seq,
-                "leader",
+                role,
             )
         )
-        if self._flush_every_append:
-            replica.log.flush()
-        self._gauge(replica.name, "log_end_offset", replica.log.log_end_offset)
-        self._wake_fetches(self._follower_fetch_waiters[(replica.topic, replica.partition)])
 
     def _on_high_watermark_change(self, replica: Partition) -> None:
         self._gauge(replica.name, "high_watermark", replica.log.high_watermark)
@@ -638,20 +641,7 @@ class Broker(Node):
                     continue  # stale response after a truncation; refetch
                 replica.append_records_as_follower(part.batches, part.high_watermark, now)
                 for batch in part.batches:
-                    self._appends(
-                        (
-                            now,
-                            self.broker_id,
-                            replica.topic,
-                            replica.partition,
-                            batch.base_offset,
-                            batch.count,
-                            batch.leader_epoch,
-                            batch.origin,
-                            batch.origin_seq,
-                            "follower",
-                        )
-                    )
+                    self._record_append(replica, batch, now, "follower")
                 if part.batches and self._flush_every_append:
                     replica.log.flush()
         if backoff:

@@ -524,19 +524,7 @@ class Producer(Node):
         if self.acks == "0":
             self.send_request(target, "Produce", request, size, None, None)
             for batch in batches:
-                self._request_rows(
-                    (
-                        now,
-                        math.nan,  # acks=0: no response ever comes
-                        self.name,
-                        broker_id,
-                        self.topic,
-                        batch.partition,
-                        batch.batch_id,
-                        batch.attempts,
-                        "",
-                    )
-                )
+                self._record_request(batch, broker_id, now, math.nan, "")  # acks=0: no answer
                 self._record(batch, "acked", "", -1)
             return
         for batch in batches:
@@ -582,19 +570,8 @@ class Producer(Node):
                 if result.error in METADATA_ERRORS:
                     refresh = True
         for batch, batch_error, base_offset in outcomes:
-            self._request_rows(
-                (
-                    sent_at,
-                    now if response is not None else math.nan,
-                    self.name,
-                    broker_id,
-                    self.topic,
-                    batch.partition,
-                    batch.batch_id,
-                    batch.attempts,
-                    batch_error or "",
-                )
-            )
+            answered = now if response is not None else math.nan
+            self._record_request(batch, broker_id, sent_at, answered, batch_error or "")
             if batch_error is None:
                 self._record(batch, "acked", "", base_offset)
                 continue
@@ -645,6 +622,23 @@ class Producer(Node):
             while dq and now >= dq[0].first_create_ms + deadline:
                 batch = dq.popleft()
                 self._record(batch, "failed", "DELIVERY_TIMEOUT", -1)
+
+    def _record_request(
+        self, batch: ProducerBatch, broker_id: int, sent_at: float, answered: float, error: str
+    ) -> None:
+        self._request_rows(
+            (
+                sent_at,
+                answered,
+                self.name,
+                broker_id,
+                self.topic,
+                batch.partition,
+                batch.batch_id,
+                batch.attempts,
+                error,
+            )
+        )
 
     def _record(self, batch: ProducerBatch, outcome: str, error: str, base_offset: int) -> None:
         self._produce_rows(

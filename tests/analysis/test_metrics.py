@@ -207,3 +207,12 @@ def test_vectorised_latencies_match_a_loop(
             expected.append(done - create)
     lat, _ = produce_latencies(rec.frames()["produce"])
     np.testing.assert_allclose(lat, expected, rtol=1e-12, atol=1e-9)
+
+
+def test_metric_keys_are_the_scenario_summary_keys() -> None:
+    # analysis and scenario must not import each other (DESIGN.md), so the list lives twice;
+    # this keeps the two copies identical, in order.
+    from sim.analysis.metrics import METRIC_KEYS
+    from sim.scenario import SUMMARY_KEYS
+
+    assert METRIC_KEYS == SUMMARY_KEYS
