@@ -22,8 +22,10 @@ Keys (`METRIC_KEYS`, the SUMMARY_KEYS list of contract C) and their sources:
   interpolated linearly between first_create_ms and last_create_ms; the completion of record i
   of a delivery slice processed from start_ms to end_ms is start + (end − start)(i + 1)/n.
   Percentiles use numpy's default linear interpolation between order statistics.
+- <latency key>.<TOPIC> (e.g. produce_latency_p50_ms.ORDER): the four latency keys per topic.
 - produce_errors.<NAME>: number of ProduceRequest attempts answered with error NAME (table
-  produce_requests; 'REQUEST_TIMEOUT' is the client-side timeout).
+  produce_requests; REQUEST_TIMED_OUT is the client-side request timeout, NETWORK_EXCEPTION the
+  other requests failed by the disconnect that follows it).
 
 Counts of empty tables are 0; durations without elections are 0.0; latencies and lag are None
 when no record or gauge defines them. `evaluate_expectations` checks a scenario's `expect:` list.

@@ -691,8 +691,10 @@ class Broker(Node):
     def _handle_offset_commit(self, source: str, request: Request) -> None:
         body: OffsetCommitRequest = request.body
         for topic, partition, offset in body.offsets:
-            self.group_offsets[(body.group, topic, partition)] = offset
-            self._gauge(f"{body.group}/{topic}-{partition}", "committed_offset", offset)
+            key = (body.group, topic, partition)
+            if self.group_offsets.get(key) != offset:  # gauges are recorded on change
+                self._gauge(f"{body.group}/{topic}-{partition}", "committed_offset", offset)
+            self.group_offsets[key] = offset
         self.send_response(source, request, OffsetCommitResponse(None), REQUEST_HEADER_BYTES)
 
     def _handle_offset_fetch(self, source: str, request: Request) -> None:

@@ -56,10 +56,20 @@ class Result:
         return all(e["ok"] for e in self.expectations)
 
 
-def run_id_for(scenario: Scenario, seed: int) -> str:
+def with_seed(scenario: Scenario, seed: int | None) -> Scenario:
+    """The scenario as run with ``seed`` (its own when None): config.yaml and the run id must
+    name the seed the run really used, however it was given (``--seed`` or ``--set seed=``)."""
+    if seed is None or int(seed) == scenario.seed:
+        return scenario
+    return scenario.model_copy(update={"seed": int(seed)})
+
+
+def run_id_for(scenario: Scenario, seed: int | None = None) -> str:
+    """``seed<N>-<hash of the effective config>``: never the wall clock, so reruns match."""
+    scenario = with_seed(scenario, seed)
     config = json.dumps(scenario.effective_dict(), sort_keys=True, default=str)
     digest = hashlib.sha256(config.encode()).hexdigest()[:10]
-    return f"seed{seed}-{digest}"
+    return f"seed{scenario.seed}-{digest}"
 
 
 def _progress(total_ms: float, quiet: bool) -> Any:
@@ -95,8 +105,9 @@ def run(
 ) -> Result:
     """Run ``scenario`` (with ``seed`` overriding its own) and write the results folder under
     ``out`` (None: write nothing)."""
-    seed = scenario.seed if seed is None else int(seed)
-    run_id = run_id_for(scenario, seed)
+    scenario = with_seed(scenario, seed)
+    seed = scenario.seed
+    run_id = run_id_for(scenario)
     recorder = Recorder(run_id, seed, scenario.name)
     simenv = SimEnv(seed, recorder)
     cluster = build(scenario, simenv)
@@ -156,6 +167,9 @@ def write_results(result: Result, out: Path) -> Path:
     parent.mkdir(parents=True, exist_ok=True)
     final = parent / result.run_id
     staging = Path(tempfile.mkdtemp(prefix=f".{result.run_id}.", dir=parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # mkdtemp makes it private; results are ordinary folders
     try:
         yaml = YAML(typ="safe", pure=True)
         yaml.default_flow_style = False

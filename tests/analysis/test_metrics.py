@@ -49,8 +49,12 @@ def test_empty_run_gives_zero_counts_and_undefined_latencies() -> None:
     assert s["lost_acked_records"] == 0
     assert s["max_election_ms"] == 0.0
     assert s["max_consumer_lag"] is None
-    for key in ("produce_latency_p50_ms", "produce_latency_p99_ms", "e2e_latency_p50_ms",
-                "e2e_latency_p99_ms"):
+    for key in (
+        "produce_latency_p50_ms",
+        "produce_latency_p99_ms",
+        "e2e_latency_p50_ms",
+        "e2e_latency_p99_ms",
+    ):
         assert s[key] is None
     assert summarize({}) == s
 
@@ -117,8 +121,10 @@ def test_produce_error_counts() -> None:
         r((1.0, 2.0, "p-0", 1, "t", 0, 1, 1, err))
     s = summarize(rec.frames())
     extra = {k: v for k, v in s.items() if k.startswith("produce_errors.")}
-    assert extra == {"produce_errors.NOT_LEADER_OR_FOLLOWER": 2,
-                     "produce_errors.REQUEST_TIMEOUT": 1}
+    assert extra == {
+        "produce_errors.NOT_LEADER_OR_FOLLOWER": 2,
+        "produce_errors.REQUEST_TIMEOUT": 1,
+    }
     assert list(s)[: len(METRIC_KEYS)] == list(METRIC_KEYS)
 
 
@@ -128,10 +134,10 @@ def lag_run(with_commits: bool = True) -> Recorder:
     g((0.0, "t-0", "high_watermark", 0))
     g((10.0, "t-0", "high_watermark", 100))
     g((20.0, "t-0", "high_watermark", 120))
-    g((20.0, "t-0", "high_watermark", 150))     # same instant: the last value counts
+    g((20.0, "t-0", "high_watermark", 150))  # same instant: the last value counts
     g((40.0, "t-0", "high_watermark", 200))
-    g((40.0, "t-0", "log_end_offset", 900))     # LEO is not what lag is measured against
-    g((5.0, "t-1", "high_watermark", 10_000))   # nobody reads t-1
+    g((40.0, "t-0", "log_end_offset", 900))  # LEO is not what lag is measured against
+    g((5.0, "t-1", "high_watermark", 10_000))  # nobody reads t-1
     g((5.0, "c-0/t-0", "position", 0))
     g((12.0, "c-0/t-0", "position", 100))
     if with_commits:
@@ -171,37 +177,51 @@ class Expect:
 
 
 def test_evaluate_expectations() -> None:
-    summary = {"lost_acked_records": 0, "max_election_ms": 12_000.0, "e2e_latency_p99_ms": None,
-               "produce_errors.REQUEST_TIMEOUT": 3}
-    got = evaluate_expectations(summary, [
-        ("lost_acked_records", "==", 0),
-        ("max_election_ms", "<", 10_000),
-        Expect("e2e_latency_p99_ms", "<", 100),
-        ("produce_errors.NOT_LEADER_OR_FOLLOWER", "==", 0),
-        ("produce_errors.REQUEST_TIMEOUT", ">=", 1),
-        ("max_election_ms", "!=", 0),
-    ])
+    summary = {
+        "lost_acked_records": 0,
+        "max_election_ms": 12_000.0,
+        "e2e_latency_p99_ms": None,
+        "produce_errors.REQUEST_TIMEOUT": 3,
+    }
+    got = evaluate_expectations(
+        summary,
+        [
+            ("lost_acked_records", "==", 0),
+            ("max_election_ms", "<", 10_000),
+            Expect("e2e_latency_p99_ms", "<", 100),
+            ("produce_errors.NOT_LEADER_OR_FOLLOWER", "==", 0),
+            ("produce_errors.REQUEST_TIMEOUT", ">=", 1),
+            ("max_election_ms", "!=", 0),
+        ],
+    )
     assert [r["ok"] for r in got] == [True, False, False, True, True, True]
-    assert got[1] == {"key": "max_election_ms", "op": "<", "expected": 10_000,
-                      "actual": 12_000.0, "ok": False}
+    assert got[1] == {
+        "key": "max_election_ms",
+        "op": "<",
+        "expected": 10_000,
+        "actual": 12_000.0,
+        "ok": False,
+    }
     assert got[3]["actual"] == 0
     with pytest.raises(ValueError, match="unknown operator"):
         evaluate_expectations(summary, [("lost_acked_records", "=>", 0)])
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.integers(1, 6), st.floats(0, 100), st.floats(0, 50),
-                          st.floats(0, 50)), min_size=1, max_size=8))
-def test_vectorised_latencies_match_a_loop(
-    batches: list[tuple[int, float, float, float]]
-) -> None:
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 6), st.floats(0, 100), st.floats(0, 50), st.floats(0, 50)),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_vectorised_latencies_match_a_loop(batches: list[tuple[int, float, float, float]]) -> None:
     rec = Recorder("r", 1, "s")
     expected = []
     for i, (n, first, spread, wait) in enumerate(batches):
         last = first + spread
         done = last + wait
-        rec.table("produce")((done, "p", "t", 0, i, 0, n, 0, first, last, "all", "acked", "",
-                              0, 1))
+        rec.table("produce")((done, "p", "t", 0, i, 0, n, 0, first, last, "all", "acked", "", 0, 1))
         for j in range(n):
             create = first if n == 1 else first + (last - first) * j / (n - 1)
             expected.append(done - create)

@@ -56,8 +56,8 @@ def test_plots_draw_on_a_given_axes() -> None:
     fns = (plot_produce_latency_cdf, plot_hw_leo, plot_consumer_lag, plot_isr_size)
     for fn, ax in zip(fns, axes.flat, strict=True):
         assert fn(frames, ax=ax) is ax
-    assert len(axes.flat[0].lines) == 2   # one CDF per topic
-    assert len(axes.flat[1].lines) == 2   # HW and LEO of orders-0
+    assert len(axes.flat[0].lines) == 2  # one CDF per topic
+    assert len(axes.flat[1].lines) == 2  # HW and LEO of orders-0
 
 
 def test_plots_of_an_empty_run_say_so() -> None:
@@ -72,7 +72,7 @@ def test_write_report_reads_parquet_and_writes_pngs(tmp_path: Path) -> None:
     tables = tmp_path / "tables"
     tables.mkdir()
     frames = run().frames()
-    for name in ("produce", "gauges"):       # other tables absent: treated as empty
+    for name in ("produce", "gauges"):  # other tables absent: treated as empty
         frames[name].to_parquet(tables / f"{name}.parquet")
     written = write_report(tmp_path)
     assert sorted(p.name for p in written) == sorted(f"{n}.png" for n in PLOTS)

@@ -97,7 +97,12 @@ MINIMAL = textwrap.dedent("""\
 def test_full_example_from_scenarios_md() -> None:
     s = load_scenario_text(FULL, "order.yaml")
     assert (s.name, s.seed, s.duration_ms, s.drain_ms, s.source) == (
-        "order-flow", 7, 60_000.0, 30_000.0, "order.yaml")
+        "order-flow",
+        7,
+        60_000.0,
+        30_000.0,
+        "order.yaml",
+    )
     assert s.cluster.coordinator == "kraft" and s.cluster.controllers == 3
     assert s.cluster.disk.os_flush_interval_ms == 30_000.0
     assert s.network.links[0].source == "broker-0" and s.network.links[0].target == "*"
@@ -106,21 +111,42 @@ def test_full_example_from_scenarios_md() -> None:
     t = s.topic("ORDER")
     assert t.config["min.insync.replicas"] == 2 and t.config.explicit >= {"min.insync.replicas"}
     p = s.producers[0]
-    assert (p.rate_per_s, p.record_size_bytes, p.arrival, p.stop_ms) == (1000.0, 200, "poisson",
-                                                                          None)
+    assert (p.rate_per_s, p.record_size_bytes, p.arrival, p.stop_ms) == (
+        1000.0,
+        200,
+        "poisson",
+        None,
+    )
     assert p.keys is not None and (p.keys.count, p.keys.distribution, p.keys.s) == (
-        100, "uniform", 1.1)
+        100,
+        "uniform",
+        1.1,
+    )
     assert p.config["linger.ms"] == 5 and p.config["enable.idempotence"] is True
     c = s.consumers[0]
     assert (c.group, c.commit, c.processing.kind, c.processing.value_ms) == (
-        "billing", "auto", "constant", 0.2)
+        "billing",
+        "auto",
+        "constant",
+        0.2,
+    )
     assert c.config["group.id"] == "billing" and c.config["enable.auto.commit"] is True
     assert [(e.key, e.op, e.value) for e in s.expect] == [
-        ("lost_acked_records", "==", 0.0), ("duplicated_records", "==", 0.0),
-        ("max_election_ms", "<", 10000.0)]
-    assert s.node_names() == ["broker-0", "broker-1", "broker-2", "controller-0",
-                              "controller-1", "controller-2", "checkout-0", "billing-0",
-                              "billing-1"]
+        ("lost_acked_records", "==", 0.0),
+        ("duplicated_records", "==", 0.0),
+        ("max_election_ms", "<", 10000.0),
+    ]
+    assert s.node_names() == [
+        "broker-0",
+        "broker-1",
+        "broker-2",
+        "controller-0",
+        "controller-1",
+        "controller-2",
+        "checkout-0",
+        "billing-0",
+        "billing-1",
+    ]
 
 
 def test_defaults() -> None:
@@ -142,7 +168,8 @@ def test_defaults() -> None:
 
 
 def test_topic_defaults_from_broker_config() -> None:
-    s = load_scenario_text(textwrap.dedent("""\
+    s = load_scenario_text(
+        textwrap.dedent("""\
         cluster:
           config:
             num.partitions: 4
@@ -155,7 +182,8 @@ def test_topic_defaults_from_broker_config() -> None:
           - name: A
           - name: B
             config: {retention.ms: 5s}
-    """))
+    """)
+    )
     a, b = s.topics
     assert (a.partitions, a.replication_factor) == (4, 2)
     assert a.assignment == [[0, 1], [1, 2], [2, 0], [0, 2]]
@@ -194,8 +222,10 @@ def test_partitions_and_rf_from_explicit_assignment() -> None:
 
 
 def test_idempotence_and_delivery_timeout_quiet_rules() -> None:
-    s = load_scenario_text(MINIMAL, overrides=["producers.0.config.acks=1",
-                                               "producers.0.config.request.timeout.ms=200s"])
+    s = load_scenario_text(
+        MINIMAL,
+        overrides=["producers.0.config.acks=1", "producers.0.config.request.timeout.ms=200s"],
+    )
     cfg = s.producers[0].config
     assert cfg["acks"] == "1" and cfg["enable.idempotence"] is False
     assert cfg["delivery.timeout.ms"] == 200_000
@@ -206,28 +236,39 @@ def test_consumer_commit_defaults() -> None:
     base = MINIMAL + "consumers:\n  - {name: c, topics: [T]}\n  - {name: g, group: G, topics: T}\n"
     a, b = load_scenario_text(base).consumers
     assert (a.group, a.commit, a.config["enable.auto.commit"], a.config["group.id"]) == (
-        None, "none", False, None)
-    assert (b.group, b.commit, b.topics, b.config["enable.auto.commit"]) == ("G", "auto", ["T"],
-                                                                             True)
+        None,
+        "none",
+        False,
+        None,
+    )
+    assert (b.group, b.commit, b.topics, b.config["enable.auto.commit"]) == (
+        "G",
+        "auto",
+        ["T"],
+        True,
+    )
     c = load_scenario_text(
         MINIMAL + "consumers:\n  - {name: c, topics: [T], group: G, commit: after-processing}\n"
     ).consumers[0]
     assert (c.commit, c.config["enable.auto.commit"]) == ("after-processing", False)
     d = load_scenario_text(
         MINIMAL + "consumers:\n  - {name: c, topics: [T], config: {group.id: G, "
-        "enable.auto.commit: false}}\n").consumers[0]
+        "enable.auto.commit: false}}\n"
+    ).consumers[0]
     assert (d.group, d.commit) == ("G", "none")
 
 
 def test_distributions() -> None:
-    s = load_scenario_text(textwrap.dedent("""\
+    s = load_scenario_text(
+        textwrap.dedent("""\
         network:
           latency: {distribution: lognormal, median: 1ms, p99: 8ms}
           bandwidth: 125MB/s
           links:
             - {from: broker-1, to: broker-2, latency: {distribution: uniform, low: 1ms, high: 3ms}}
             - {from: "*", to: broker-0, latency: {distribution: exponential, mean: 500us}}
-    """))
+    """)
+    )
     lat = s.network.latency
     assert (lat.kind, lat.median_ms, lat.p99_ms) == ("lognormal", 1.0, 8.0)
     assert s.network.bandwidth_bytes_per_ms == 125_000.0
@@ -242,11 +283,22 @@ def test_one_e_three_is_a_number() -> None:
 
 
 def test_overrides() -> None:
-    s = load_scenario_text(FULL, "order.yaml", overrides=[
-        "producers.0.config.acks=1", "producers.0.config.enable.idempotence=false",
-        "duration=10s", "cluster.brokers=5", "topics.0.replication.factor=2",
-        "topics.0.assignment=[[0, 1], [1, 2], [2, 3]]", "cluster.disk.flush=every-append",
-        "expect.records_sent=>= 10", "network.latency=2ms", "consumers.0.count=1"])
+    s = load_scenario_text(
+        FULL,
+        "order.yaml",
+        overrides=[
+            "producers.0.config.acks=1",
+            "producers.0.config.enable.idempotence=false",
+            "duration=10s",
+            "cluster.brokers=5",
+            "topics.0.replication.factor=2",
+            "topics.0.assignment=[[0, 1], [1, 2], [2, 3]]",
+            "cluster.disk.flush=every-append",
+            "expect.records_sent=>= 10",
+            "network.latency=2ms",
+            "consumers.0.count=1",
+        ],
+    )
     assert s.producers[0].config["acks"] == "1"
     assert s.duration_ms == 10_000.0 and s.cluster.brokers == 5
     assert s.topic("ORDER").replication_factor == 2
@@ -302,7 +354,9 @@ def test_summary_keys() -> None:
     assert "lost_acked_records" in SUMMARY_KEYS and "e2e_latency_p99_ms" in SUMMARY_KEYS
     s = load_scenario_text("expect: {produce_errors.NOT_ENOUGH_REPLICAS: '<= 3', elections: '!=0'}")
     assert [(e.key, e.op, e.value) for e in s.expect] == [
-        ("produce_errors.NOT_ENOUGH_REPLICAS", "<=", 3.0), ("elections", "!=", 0.0)]
+        ("produce_errors.NOT_ENOUGH_REPLICAS", "<=", 3.0),
+        ("elections", "!=", 0.0),
+    ]
 
 
 def test_models_are_frozen() -> None:
@@ -317,137 +371,239 @@ def test_models_are_frozen() -> None:
 PRODUCER_T = "topics: [{name: T}]\nproducers:\n  - name: p\n    topic: T\n    rate: 1k/s\n"
 
 BAD = [
-    ("unknown top-level key",
-     "nmae: x\n", [],
-     "f.yaml:1:1: nmae: unknown key 'nmae'; did you mean 'name'?"),
-    ("unknown nested key",
-     "cluster:\n  borkers: 2\n", [],
-     "f.yaml:2:3: cluster.borkers: unknown key 'borkers'; did you mean 'brokers'?"),
-    ("unknown key in a list item",
-     "topics:\n  - name: T\n    partitons: 2\n", [],
-     "f.yaml:3:5: topics.0.partitons: unknown key 'partitons'; did you mean 'partitions'?"),
-    ("unknown Kafka config name",
-     PRODUCER_T + "    config:\n      linger.mss: 5\n", [],
-     "f.yaml:7:7: producers.0.config.linger.mss: unknown producer config 'linger.mss'; "
-     "did you mean 'linger.ms'?"),
-    ("unknown broker config name",
-     "cluster:\n  config: {replica.lag.time.max: 5}\n", [],
-     "f.yaml:2:12: cluster.config.replica.lag.time.max: unknown broker config "
-     "'replica.lag.time.max'; did you mean 'replica.lag.time.max.ms'?"),
-    ("wrong type",
-     "cluster:\n  brokers: abc\n", [],
-     "f.yaml:2:12: cluster.brokers: expected an integer, got 'abc'"),
-    ("wrong type in a Kafka config",
-     "cluster:\n  config:\n    unclean.leader.election.enable: yes\n", [],
-     "f.yaml:3:37: cluster.config.unclean.leader.election.enable: expected true or false, "
-     "got 'yes'"),
-    ("out of range",
-     "cluster:\n  brokers: 0\n", [],
-     "f.yaml:2:12: cluster.brokers: must be >= 1, got 0"),
-    ("Kafka config out of range",
-     "topics:\n  - name: T\n    config: {min.insync.replicas: 0}\n", [],
-     "f.yaml:3:35: topics.0.config.min.insync.replicas: must be >= 1, got 0"),
-    ("loss out of range",
-     "network: {loss: 1.5}\n", [],
-     "f.yaml:1:17: network.loss: must be <= 1, got 1.5"),
-    ("bad choice",
-     "cluster: {coordinator: kraf}\n", [],
-     "f.yaml:1:24: cluster.coordinator: expected 'kraft' or 'zookeeper', got 'kraf'; "
-     "did you mean 'kraft'?"),
-    ("bad duration",
-     "duration: 5 parsecs\n", [],
-     "f.yaml:1:11: duration: unknown duration unit 'parsecs' in '5 parsecs' "
-     "(use one of: ns, us, µs, ms, s, m, min, h, d)"),
-    ("duplicate key",
-     "seed: 1\nseed: 2\n", [],
-     "f.yaml:2:1: seed: duplicate key 'seed' (first at line 1)"),
-    ("duplicate nested key",
-     "topics:\n  - name: T\n    config:\n      retention.ms: 1\n      retention.ms: 2\n", [],
-     "f.yaml:5:7: topics.0.config.retention.ms: duplicate key 'retention.ms' (first at line 4)"),
-    ("RF > brokers",
-     "cluster: {brokers: 2}\ntopics:\n  - name: T\n    replication.factor: 3\n", [],
-     "f.yaml:4:25: topics.0.replication.factor: replication factor 3 larger than available "
-     "brokers 2"),
-    ("bad assignment id",
-     "cluster: {brokers: 2}\ntopics:\n  - name: T\n    assignment: [[0, 5]]\n", [],
-     "f.yaml:4:22: topics.0.assignment.0.1: unknown broker id 5 (brokers are 0..1)"),
-    ("repeated broker in assignment",
-     "topics:\n  - name: T\n    assignment: [[1, 1]]\n", [],
-     "f.yaml:3:22: topics.0.assignment.0.1: broker 1 listed twice for partition 0"),
-    ("assignment length",
-     "topics:\n  - name: T\n    partitions: 2\n    assignment: [[0]]\n", [],
-     "f.yaml:4:17: topics.0.assignment: assignment has 1 replica lists but the topic has "
-     "2 partitions"),
-    ("producer to unknown topic",
-     "topics: [{name: ORDER}]\nproducers:\n  - name: p\n    topic: ORDERS\n    rate: 1k/s\n", [],
-     "f.yaml:4:12: producers.0.topic: unknown topic 'ORDERS'; did you mean 'ORDER'?"),
-    ("consumer of unknown topic",
-     "topics: [{name: ORDER}]\nconsumers:\n  - name: c\n    topics: [ORDER, PAY]\n", [],
-     "f.yaml:4:21: consumers.0.topics.1: unknown topic 'PAY'"),
-    ("acks=1 with explicit idempotence",
-     PRODUCER_T + "    config: {acks: 1, enable.idempotence: true}\n", [],
-     "f.yaml:6:20: producers.0.config.acks: Must set acks to all in order to use the "
-     "idempotent producer. Otherwise we cannot guarantee idempotence. "
-     "(enable.idempotence=true is set explicitly)"),
-    ("delivery.timeout.ms < linger.ms + request.timeout.ms",
-     PRODUCER_T + "    config:\n      linger.ms: 5\n      delivery.timeout.ms: 30000\n", [],
-     "f.yaml:8:28: producers.0.config.delivery.timeout.ms: delivery.timeout.ms should be equal "
-     "to or larger than linger.ms + request.timeout.ms (30000 < 30005)"),
-    ("commit auto without group",
-     "topics: [{name: T}]\nconsumers:\n  - name: c\n    topics: [T]\n    commit: auto\n", [],
-     "f.yaml:5:13: consumers.0.commit: 'auto' needs a consumer group (Kafka has no commits "
-     "without group.id); set group: or commit: none"),
-    ("missing key",
-     "topics:\n  - partitions: 2\n", [],
-     "f.yaml:2:5: topics.0.name: required key missing"),
-    ("unknown summary key",
-     "expect:\n  lost_acked: 0\n", [],
-     "f.yaml:2:3: expect.lost_acked: unknown summary key 'lost_acked'; "
-     "did you mean 'lost_acked_records'?"),
-    ("node name collision",
-     "topics: [{name: T}]\nproducers:\n  - {name: broker, topic: T, rate: 1}\n", [],
-     "f.yaml:3:12: producers.0.name: node name 'broker-0' is already a broker"),
-    ("distribution missing a parameter",
-     "network:\n  latency: {distribution: lognormal, median: 1ms}\n", [],
-     "f.yaml:2:12: network.latency: lognormal distribution needs median and p99"),
-    ("link to an unknown node",
-     "network:\n  links:\n    - {from: broker-9, to: '*'}\n", [],
-     "f.yaml:3:14: network.links.0.from: unknown node 'broker-9'; did you mean 'broker-2'? "
-     "(or \"*\")"),
-    ("faults",
-     "faults:\n  - {at: 20s, action: crash, target: broker-1}\n", [],
-     "f.yaml:1:1: faults: faults are not supported yet"),
-    ("YAML syntax error",
-     "cluster:\n  brokers: [1\n  x: 2\n", [],
-     "f.yaml:3:4: YAML syntax error: expected ',' or ']', but got ':'"),
-    ("top level not a mapping",
-     "- 1\n", [],
-     "f.yaml:1:1: a scenario must be a mapping of keys"),
-    ("bad --set path",
-     PRODUCER_T, ["seed=2", "cluster.borkers=5"],
-     "--set:2:9: cluster.borkers: unknown key 'borkers'; did you mean 'brokers'?"),
-    ("bad --set list index",
-     PRODUCER_T, ["producers.3.rate=1"],
-     "--set:1:11: producers.3: no item '3' in a list of 1"),
-    ("--set without '='",
-     PRODUCER_T, ["seed"],
-     "--set:1:1: expected key.path=value, got 'seed'"),
-    ("--set value error points at the value",
-     PRODUCER_T, ["duration=abc"],
-     "--set:1:10: duration: expected a duration such as '250ms', got 'abc'"),
-    ("--set of a Kafka config checked like the file",
-     PRODUCER_T, ["producers.0.config.acks=1", "producers.0.config.enable.idempotence=true"],
-     "--set:1:25: producers.0.config.acks: Must set acks to all in order to use the idempotent "
-     "producer. Otherwise we cannot guarantee idempotence. "
-     "(enable.idempotence=true is set explicitly)"),
-    ("--set into a scalar",
-     PRODUCER_T, ["seed.x=1"],
-     "--set:1:6: seed: not a mapping or list, cannot set 'x' in it"),
+    (
+        "unknown top-level key",
+        "nmae: x\n",
+        [],
+        "f.yaml:1:1: nmae: unknown key 'nmae'; did you mean 'name'?",
+    ),
+    (
+        "unknown nested key",
+        "cluster:\n  borkers: 2\n",
+        [],
+        "f.yaml:2:3: cluster.borkers: unknown key 'borkers'; did you mean 'brokers'?",
+    ),
+    (
+        "unknown key in a list item",
+        "topics:\n  - name: T\n    partitons: 2\n",
+        [],
+        "f.yaml:3:5: topics.0.partitons: unknown key 'partitons'; did you mean 'partitions'?",
+    ),
+    (
+        "unknown Kafka config name",
+        PRODUCER_T + "    config:\n      linger.mss: 5\n",
+        [],
+        "f.yaml:7:7: producers.0.config.linger.mss: unknown producer config 'linger.mss'; "
+        "did you mean 'linger.ms'?",
+    ),
+    (
+        "unknown broker config name",
+        "cluster:\n  config: {replica.lag.time.max: 5}\n",
+        [],
+        "f.yaml:2:12: cluster.config.replica.lag.time.max: unknown broker config "
+        "'replica.lag.time.max'; did you mean 'replica.lag.time.max.ms'?",
+    ),
+    (
+        "wrong type",
+        "cluster:\n  brokers: abc\n",
+        [],
+        "f.yaml:2:12: cluster.brokers: expected an integer, got 'abc'",
+    ),
+    (
+        "wrong type in a Kafka config",
+        "cluster:\n  config:\n    unclean.leader.election.enable: yes\n",
+        [],
+        "f.yaml:3:37: cluster.config.unclean.leader.election.enable: expected true or false, "
+        "got 'yes'",
+    ),
+    (
+        "out of range",
+        "cluster:\n  brokers: 0\n",
+        [],
+        "f.yaml:2:12: cluster.brokers: must be >= 1, got 0",
+    ),
+    (
+        "Kafka config out of range",
+        "topics:\n  - name: T\n    config: {min.insync.replicas: 0}\n",
+        [],
+        "f.yaml:3:35: topics.0.config.min.insync.replicas: must be >= 1, got 0",
+    ),
+    (
+        "loss out of range",
+        "network: {loss: 1.5}\n",
+        [],
+        "f.yaml:1:17: network.loss: must be <= 1, got 1.5",
+    ),
+    (
+        "bad choice",
+        "cluster: {coordinator: kraf}\n",
+        [],
+        "f.yaml:1:24: cluster.coordinator: expected 'kraft' or 'zookeeper', got 'kraf'; "
+        "did you mean 'kraft'?",
+    ),
+    (
+        "bad duration",
+        "duration: 5 parsecs\n",
+        [],
+        "f.yaml:1:11: duration: unknown duration unit 'parsecs' in '5 parsecs' "
+        "(use one of: ns, us, µs, ms, s, m, min, h, d)",
+    ),
+    (
+        "duplicate key",
+        "seed: 1\nseed: 2\n",
+        [],
+        "f.yaml:2:1: seed: duplicate key 'seed' (first at line 1)",
+    ),
+    (
+        "duplicate nested key",
+        "topics:\n  - name: T\n    config:\n      retention.ms: 1\n      retention.ms: 2\n",
+        [],
+        "f.yaml:5:7: topics.0.config.retention.ms: duplicate key 'retention.ms' (first at line 4)",
+    ),
+    (
+        "RF > brokers",
+        "cluster: {brokers: 2}\ntopics:\n  - name: T\n    replication.factor: 3\n",
+        [],
+        "f.yaml:4:25: topics.0.replication.factor: replication factor 3 larger than available "
+        "brokers 2",
+    ),
+    (
+        "bad assignment id",
+        "cluster: {brokers: 2}\ntopics:\n  - name: T\n    assignment: [[0, 5]]\n",
+        [],
+        "f.yaml:4:22: topics.0.assignment.0.1: unknown broker id 5 (brokers are 0..1)",
+    ),
+    (
+        "repeated broker in assignment",
+        "topics:\n  - name: T\n    assignment: [[1, 1]]\n",
+        [],
+        "f.yaml:3:22: topics.0.assignment.0.1: broker 1 listed twice for partition 0",
+    ),
+    (
+        "assignment length",
+        "topics:\n  - name: T\n    partitions: 2\n    assignment: [[0]]\n",
+        [],
+        "f.yaml:4:17: topics.0.assignment: assignment has 1 replica lists but the topic has "
+        "2 partitions",
+    ),
+    (
+        "producer to unknown topic",
+        "topics: [{name: ORDER}]\nproducers:\n  - name: p\n    topic: ORDERS\n    rate: 1k/s\n",
+        [],
+        "f.yaml:4:12: producers.0.topic: unknown topic 'ORDERS'; did you mean 'ORDER'?",
+    ),
+    (
+        "consumer of unknown topic",
+        "topics: [{name: ORDER}]\nconsumers:\n  - name: c\n    topics: [ORDER, PAY]\n",
+        [],
+        "f.yaml:4:21: consumers.0.topics.1: unknown topic 'PAY'",
+    ),
+    (
+        "acks=1 with explicit idempotence",
+        PRODUCER_T + "    config: {acks: 1, enable.idempotence: true}\n",
+        [],
+        "f.yaml:6:20: producers.0.config.acks: Must set acks to all in order to use the "
+        "idempotent producer. Otherwise we cannot guarantee idempotence. "
+        "(enable.idempotence=true is set explicitly)",
+    ),
+    (
+        "delivery.timeout.ms < linger.ms + request.timeout.ms",
+        PRODUCER_T + "    config:\n      linger.ms: 5\n      delivery.timeout.ms: 30000\n",
+        [],
+        "f.yaml:8:28: producers.0.config.delivery.timeout.ms: delivery.timeout.ms should be equal "
+        "to or larger than linger.ms + request.timeout.ms (30000 < 30005)",
+    ),
+    (
+        "commit auto without group",
+        "topics: [{name: T}]\nconsumers:\n  - name: c\n    topics: [T]\n    commit: auto\n",
+        [],
+        "f.yaml:5:13: consumers.0.commit: 'auto' needs a consumer group (Kafka has no commits "
+        "without group.id); set group: or commit: none",
+    ),
+    (
+        "missing key",
+        "topics:\n  - partitions: 2\n",
+        [],
+        "f.yaml:2:5: topics.0.name: required key missing",
+    ),
+    (
+        "unknown summary key",
+        "expect:\n  lost_acked: 0\n",
+        [],
+        "f.yaml:2:3: expect.lost_acked: unknown summary key 'lost_acked'; "
+        "did you mean 'lost_acked_records'?",
+    ),
+    (
+        "node name collision",
+        "topics: [{name: T}]\nproducers:\n  - {name: broker, topic: T, rate: 1}\n",
+        [],
+        "f.yaml:3:12: producers.0.name: node name 'broker-0' is already a broker",
+    ),
+    (
+        "distribution missing a parameter",
+        "network:\n  latency: {distribution: lognormal, median: 1ms}\n",
+        [],
+        "f.yaml:2:12: network.latency: lognormal distribution needs median and p99",
+    ),
+    (
+        "link to an unknown node",
+        "network:\n  links:\n    - {from: broker-9, to: '*'}\n",
+        [],
+        "f.yaml:3:14: network.links.0.from: unknown node 'broker-9'; did you mean 'broker-2'? "
+        '(or "*")',
+    ),
+    (
+        "faults",
+        "faults:\n  - {at: 20s, action: crash, target: broker-1}\n",
+        [],
+        "f.yaml:1:1: faults: faults are not supported yet",
+    ),
+    (
+        "YAML syntax error",
+        "cluster:\n  brokers: [1\n  x: 2\n",
+        [],
+        "f.yaml:3:4: YAML syntax error: expected ',' or ']', but got ':'",
+    ),
+    ("top level not a mapping", "- 1\n", [], "f.yaml:1:1: a scenario must be a mapping of keys"),
+    (
+        "bad --set path",
+        PRODUCER_T,
+        ["seed=2", "cluster.borkers=5"],
+        "--set:2:9: cluster.borkers: unknown key 'borkers'; did you mean 'brokers'?",
+    ),
+    (
+        "bad --set list index",
+        PRODUCER_T,
+        ["producers.3.rate=1"],
+        "--set:1:11: producers.3: no item '3' in a list of 1",
+    ),
+    ("--set without '='", PRODUCER_T, ["seed"], "--set:1:1: expected key.path=value, got 'seed'"),
+    (
+        "--set value error points at the value",
+        PRODUCER_T,
+        ["duration=abc"],
+        "--set:1:10: duration: expected a duration such as '250ms', got 'abc'",
+    ),
+    (
+        "--set of a Kafka config checked like the file",
+        PRODUCER_T,
+        ["producers.0.config.acks=1", "producers.0.config.enable.idempotence=true"],
+        "--set:1:25: producers.0.config.acks: Must set acks to all in order to use the idempotent "
+        "producer. Otherwise we cannot guarantee idempotence. "
+        "(enable.idempotence=true is set explicitly)",
+    ),
+    (
+        "--set into a scalar",
+        PRODUCER_T,
+        ["seed.x=1"],
+        "--set:1:6: seed: not a mapping or list, cannot set 'x' in it",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("text", "overrides", "message"), [b[1:] for b in BAD],
-                         ids=[b[0] for b in BAD])
+@pytest.mark.parametrize(
+    ("text", "overrides", "message"), [b[1:] for b in BAD], ids=[b[0] for b in BAD]
+)
 def test_error_messages(text: str, overrides: list[str], message: str) -> None:
     with pytest.raises(ScenarioError) as info:
         load_scenario_text(text, "f.yaml", overrides)
