@@ -290,6 +290,7 @@ class Recorder:
         self.seed = seed
         self.scenario = scenario
         self._rows: dict[str, list[Row]] = {name: [] for name in TABLES}
+        self._chunks: dict[str, list[pd.DataFrame]] = {name: [] for name in TABLES}
 
     def table(self, name: str) -> Callable[[Row], None]:
         """The bound `append` of table `name`'s row list: `add(row_tuple)`, no validation."""
@@ -306,32 +307,51 @@ class Recorder:
         """Every table as a DataFrame with contract dtypes and run_id/seed/scenario prepended."""
         return {name: self._frame(name) for name in TABLES}
 
+    def compact(self, min_rows: int = 20_000) -> None:
+        """Move the buffered rows of every table holding at least ``min_rows`` into a typed
+        columnar chunk. Rows as Python tuples cost about 400 bytes each, columns about 10 per
+        value, so a runner that compacts every simulated second keeps a long run's memory
+        proportional to its batches in columns, not in tuples. The append functions handed out
+        by ``table`` stay valid (the lists are cleared in place)."""
+        for name, rows in self._rows.items():
+            if len(rows) >= min_rows:
+                self._chunks[name].append(self._columns(name, rows))
+                rows.clear()
+
     def _frame(self, name: str) -> pd.DataFrame:
-        cols = TABLES[name]
-        rows = self._rows[name]
-        if not rows:
-            frame = empty_frame(name)
-        else:
-            try:
-                table = np.array(rows, dtype=object)
-            except ValueError:
-                table = np.empty(0, dtype=object)  # ragged rows: reported below
-            if table.ndim != 2 or table.shape[1] != len(cols):
-                bad = next((r for r in rows if len(r) != len(cols)), rows[0])
-                raise ValueError(
-                    f"table {name!r}: row {bad!r} has {len(bad)} values, expected {len(cols)} "
-                    f"({', '.join(cols)})"
-                )
-            n = len(rows)
-            data: dict[str, Any] = {
+        parts = list(self._chunks[name])
+        if self._rows[name]:
+            parts.append(self._columns(name, self._rows[name]))
+        if not parts:
+            return empty_frame(name)
+        body = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+        n = len(body)
+        meta = pd.DataFrame(
+            {
                 "run_id": pd.array([self.run_id] * n, dtype="str"),
                 "seed": np.full(n, self.seed, dtype=np.int64),
                 "scenario": pd.array([self.scenario] * n, dtype="str"),
             }
-            for j, col in enumerate(cols):
-                try:
-                    data[col] = _column(table[:, j], COLUMN_DTYPES[col])
-                except (TypeError, ValueError) as exc:
-                    raise ValueError(f"table {name!r} column {col!r}: {exc}") from None
-            frame = pd.DataFrame(data)
-        return frame
+        )
+        return pd.concat([meta, body], axis=1)
+
+    def _columns(self, name: str, rows: list[Row]) -> pd.DataFrame:
+        """The rows of table ``name`` as typed columns (no run_id/seed/scenario)."""
+        cols = TABLES[name]
+        try:
+            table = np.array(rows, dtype=object)
+        except ValueError:
+            table = np.empty(0, dtype=object)  # ragged rows: reported below
+        if table.ndim != 2 or table.shape[1] != len(cols):
+            bad = next((r for r in rows if len(r) != len(cols)), rows[0])
+            raise ValueError(
+                f"table {name!r}: row {bad!r} has {len(bad)} values, expected {len(cols)} "
+                f"({', '.join(cols)})"
+            )
+        data: dict[str, Any] = {}
+        for j, col in enumerate(cols):
+            try:
+                data[col] = _column(table[:, j], COLUMN_DTYPES[col])
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"table {name!r} column {col!r}: {exc}") from None
+        return pd.DataFrame(data)

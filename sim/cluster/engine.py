@@ -69,6 +69,10 @@ class _CountingEnvironment(simpy.Environment):
             raise exc
 
 
+def _noop(*_args: Any) -> None:
+    return None
+
+
 class Timer:
     """A cancellable callback scheduled on the event heap.
 
@@ -85,7 +89,11 @@ class Timer:
         self.cancelled = False
 
     def cancel(self) -> None:
+        # The heap entry stays until its time (SimPy cannot remove it): drop the references so
+        # a cancelled 30 s request timeout does not keep its request and batches alive.
         self.cancelled = True
+        self._fn = _noop
+        self._args = ()
 
 
 class SimEnv:

@@ -34,6 +34,7 @@ __all__ = ["Result", "run", "run_id_for"]
 
 VERSION = "0.1.0"
 PROGRESS_STEPS = 200
+COMPACT_EVERY_MS = 1000.0
 
 
 @dataclass
@@ -81,18 +82,19 @@ def _progress(total_ms: float, quiet: bool) -> Any:
     return tqdm(total=round(total_ms / 1000.0, 3), unit="sim-s", delay=2.0, leave=False)
 
 
-def _advance(simenv: SimEnv, until: float, bar: Any) -> None:
+def _advance(simenv: SimEnv, recorder: Recorder, until: float, bar: Any) -> None:
+    """Run to ``until`` in steps of at most one simulated second, updating the progress bar
+    and compacting the recorded rows into columns after each step (bounded memory)."""
     t = simenv.now
-    if until <= t:
-        return
-    if bar is None:
-        simenv.run(until)
-        return
-    step = max((until - t) / PROGRESS_STEPS, 1.0)
+    step = COMPACT_EVERY_MS
+    if bar is not None:
+        step = min(step, max((until - t) / PROGRESS_STEPS, 1.0))
     while t < until:
         target = min(until, t + step)
         simenv.run(target)
-        bar.update(round((target - t) / 1000.0, 3))
+        recorder.compact()
+        if bar is not None:
+            bar.update(round((target - t) / 1000.0, 3))
         t = target
 
 
@@ -117,10 +119,10 @@ def run(
     bar = _progress(cluster.end_ms, quiet)
     try:
         cluster.start()
-        _advance(simenv, cluster.load_end_ms, bar)
+        _advance(simenv, recorder, cluster.load_end_ms, bar)
         cluster.end_load()
-        _advance(simenv, cluster.drain_end_ms, bar)
-        _advance(simenv, cluster.end_ms, bar)
+        _advance(simenv, recorder, cluster.drain_end_ms, bar)
+        _advance(simenv, recorder, cluster.end_ms, bar)
         cluster.finish()
     except Exception:
         status = "error"
