@@ -42,12 +42,15 @@ def test_scenario_validates_and_explains_itself(scenario_file: Path) -> None:
 def test_scenario_runs_shortened(scenario_file: Path) -> None:
     overrides = []
     scenario = load_scenario(scenario_file)
-    if scenario.duration_ms > SHORT_DURATION_MS:
-        overrides.append(f"duration={SHORT_DURATION_MS:g}ms")
+    # Long enough for the last fault to happen inside the load phase.
+    last_fault = max((f.at_ms for f in scenario.faults), default=-1.0)
+    short_duration = max(SHORT_DURATION_MS, last_fault + 1000.0)
+    if scenario.duration_ms > short_duration:
+        overrides.append(f"duration={short_duration:g}ms")
     if scenario.drain_ms > SHORT_DRAIN_MS:
         overrides.append(f"drain={SHORT_DRAIN_MS:g}ms")
     short = load_scenario(scenario_file, overrides)
-    assert short.duration_ms <= SHORT_DURATION_MS
+    assert short.duration_ms <= short_duration
     result = run(short, out=None)
     assert result.meta["status"] == "ok"
     assert result.meta["exception"] is None

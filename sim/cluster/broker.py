@@ -32,6 +32,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from sim.cluster.controller_static import StaticController
 from sim.cluster.messages import (
     CONSUMER_REPLICA_ID,
     EARLIEST_TIMESTAMP,
@@ -58,8 +59,8 @@ from sim.kafka.log import PartitionLog, RecordBatch
 from sim.kafka.replica import NOT_LEADER_OR_FOLLOWER, IsrProposal, Partition
 
 if TYPE_CHECKING:
-    from sim.cluster.controller_static import StaticController
     from sim.cluster.engine import SimEnv, Timer
+    from sim.cluster.faults import Outages
     from sim.scenario import ClusterSpec, TopicSpec
 
 TopicPartition = tuple[str, int]
@@ -114,7 +115,8 @@ class Broker(Node):
         simenv: SimEnv,
         network: Network,
         cluster: ClusterSpec,
-        controller: StaticController,
+        controller: Any,
+        outages: Outages,
     ) -> None:
         super().__init__(f"broker-{broker_id}", simenv, network)
         self.broker_id = broker_id
@@ -133,6 +135,10 @@ class Broker(Node):
         self._consumer_fetch_waiters: dict[TopicPartition, list[DelayedFetch]] = {}
         self._fetchers: dict[int, ReplicaFetcher] = {}
         self.group_offsets: dict[tuple[str, str, int], int] = {}
+        self._hw_checkpoint: dict[TopicPartition, int] = {}  # replication-offset-checkpoint
+        self._unclean_shutdown = False
+        self._epoch_truncation = cluster.protocol.truncation == "epoch"
+        self.outages = outages
         self._flush_every_append = cluster.disk.flush == "every-append"
         rec = simenv.recorder
         self._appends = rec.table("appends")
@@ -180,23 +186,104 @@ class Broker(Node):
 
     def start(self) -> None:
         """Start the background tasks (after leaders are in place)."""
-        lag = float(self.config["replica.lag.time.max.ms"])
-        self.simenv.call_later(lag / 2, self._isr_expiration, lag / 2)
-        check = float(self.config["log.retention.check.interval.ms"])
-        self.simenv.call_later(check, self._retention_task, check)
-        if not self._flush_every_append:
-            interval = self.cluster.disk.os_flush_interval_ms
-            self.simenv.call_later(interval, self._flush_task, interval)
+        self._start_tasks()
+        start_client = getattr(self.controller, "start", None)
+        if start_client is not None and not isinstance(self.controller, StaticController):
+            start_client()
         self._events((self.simenv.now, self.name, "broker_started", ""))
 
-    # -- leadership (driven by the controller) ----------------------------------------------------
+    def _start_tasks(self) -> None:
+        lag = float(self.config["replica.lag.time.max.ms"])
+        self.after(lag / 2, self._isr_expiration, lag / 2)
+        check = float(self.config["log.retention.check.interval.ms"])
+        self.after(check, self._retention_task, check)
+        if not self._flush_every_append:
+            interval = self.cluster.disk.os_flush_interval_ms
+            self.after(interval, self._flush_task, interval)
+        checkpoint = float(self.config["replica.high.watermark.checkpoint.interval.ms"])
+        self.after(checkpoint, self._checkpoint_task, checkpoint)
+
+    # -- process lifecycle (faults) --
+    def on_crash(self) -> None:
+        """Everything in memory is gone; the logs (page cache) and checkpoints stay."""
+        self._muted.clear()
+        for waiters in self._produce_waiters.values():
+            waiters.clear()
+        for lists in (self._follower_fetch_waiters, self._consumer_fetch_waiters):
+            for fetches in lists.values():
+                fetches.clear()
+        self._fetchers.clear()
+        self._threads_free_at = [0.0] * len(self._threads_free_at)
+        for replica in self.partitions.values():
+            replica.make_follower(None, replica.leader_epoch, replica.isr, replica.partition_epoch)
+        self.outages.node_lost(self.name, self.simenv.now)
+
+    def on_restart(self) -> None:
+        """Log recovery, then register again: the HW comes back from its checkpoint (up to
+        ``replica.high.watermark.checkpoint.interval.ms`` stale)."""
+        for key in sorted(self.partitions):
+            log = self.partitions[key].log
+            log.update_high_watermark(min(self._hw_checkpoint.get(key, 0), log.log_end_offset))
+        self.outages.node_back(self.name)
+        self._start_tasks()
+        self._events((self.simenv.now, self.name, "broker_restarted", ""))
+        restart_client = getattr(self.controller, "restart", None)
+        if restart_client is not None and not isinstance(self.controller, StaticController):
+            restart_client(self._unclean_shutdown)
+        else:
+            self.controller.restart_broker(self)
+        self._unclean_shutdown = False
+
+    def power_loss(self) -> None:
+        """The machine loses power: every log loses its unflushed suffix, then the node is down."""
+        now = self.simenv.now
+        for key in sorted(self.partitions):
+            lost = self.partitions[key].log.lose_unflushed()
+            if lost:
+                name = self.partitions[key].name
+                self._events((now, f"{name}@{self.name}", "unflushed_lost", f"{lost} records"))
+        self._unclean_shutdown = True
+        self.crash(reset_connections=False)
+
+    def disk_wipe(self) -> None:
+        for key in sorted(self.partitions):
+            self.partitions[key].log.truncate_fully_and_start_at(0)
+        self._hw_checkpoint.clear()
+        self._unclean_shutdown = True
+        self.crash(reset_connections=False)
+
+    def begin_controlled_shutdown(self) -> None:
+        begin = getattr(self.controller, "begin_controlled_shutdown", None)
+        if begin is not None:
+            begin()
+        else:
+            self.finish_controlled_shutdown()
+
+    def finish_controlled_shutdown(self) -> None:
+        """Leadership moved away: flush everything and exit cleanly."""
+        for replica in self.partitions.values():
+            replica.log.flush()
+        self._events((self.simenv.now, self.name, "controlled_shutdown", ""))
+        self.crash(reset_connections=True)
+
+    def _checkpoint_task(self, interval: float) -> None:
+        for key, replica in self.partitions.items():
+            self._hw_checkpoint[key] = replica.log.high_watermark
+        self.after(interval, self._checkpoint_task, interval)
+
+    # -- leadership (driven by the controller) --
     def become_leader(
         self, key: TopicPartition, leader_epoch: int, isr: tuple[int, ...], partition_epoch: int
     ) -> None:
         replica = self.partitions[key]
+        self._leave_fetchers(replica)
         replica.make_leader(leader_epoch, isr, partition_epoch, self.simenv.now)
+        self._events(
+            (self.simenv.now, f"{replica.name}@{self.name}", "leader", f"epoch {leader_epoch}")
+        )
         self._gauge_partition(replica)
         self._gauge(replica.name, "isr_size", len(replica.isr))
+        self._on_high_watermark_change(replica)
 
     def become_follower(
         self,
@@ -205,12 +292,31 @@ class Broker(Node):
         leader_epoch: int,
         isr: tuple[int, ...],
         partition_epoch: int,
+        *,
+        truncate_to_hw: bool = False,
     ) -> None:
         replica = self.partitions[key]
+        was_leader = replica.is_leader
         replica.make_follower(leader_id, leader_epoch, isr, partition_epoch)
-        for fetcher in self._fetchers.values():
-            if replica in fetcher.partitions:
-                fetcher.partitions.remove(replica)
+        if was_leader:
+            # Parked acks=all produces and fetches fail with NOT_LEADER_OR_FOLLOWER now.
+            self._complete_produces(replica)
+            self._wake_fetches(self._consumer_fetch_waiters[key])
+            self._wake_fetches(self._follower_fetch_waiters[key])
+        if truncate_to_hw:
+            # Before KIP-101 (Kafka < 0.11) a new follower truncated to its own HW.
+            log = replica.log
+            removed = log.truncate_to(log.high_watermark)
+            if removed:
+                self._events(
+                    (
+                        self.simenv.now,
+                        f"{replica.name}@{self.name}",
+                        "truncate",
+                        f"to HW {log.high_watermark} ({removed} records removed)",
+                    )
+                )
+        self._leave_fetchers(replica)
         if leader_id is not None and leader_id != self.broker_id:
             if leader_id not in self._fetchers:
                 self._fetchers[leader_id] = ReplicaFetcher(leader_id)
@@ -218,6 +324,29 @@ class Broker(Node):
             session.partitions.append(replica)
             if not session.in_flight:
                 self._send_replica_fetch(session)
+
+    def isr_updated(self, key: TopicPartition, isr: tuple[int, ...], partition_epoch: int) -> None:
+        """The controller changed this leader's ISR (e.g. it fenced a follower)."""
+        replica = self.partitions[key]
+        old = replica.isr
+        changed = replica.on_isr_committed(isr, partition_epoch, self.simenv.now)
+        if old != replica.isr:
+            detail = f"{','.join(map(str, old))} -> {','.join(map(str, replica.isr))}"
+            kind = "isr_shrink" if len(replica.isr) < len(old) else "isr_expand"
+            self._events((self.simenv.now, replica.name, kind, detail))
+            self._gauge(replica.name, "isr_size", len(replica.isr))
+        if changed:
+            self._on_high_watermark_change(replica)
+
+    def high_watermark_maybe_moved(self, key: TopicPartition) -> None:
+        replica = self.partitions[key]
+        if replica.maybe_increment_high_watermark(self.simenv.now):
+            self._on_high_watermark_change(replica)
+
+    def _leave_fetchers(self, replica: Partition) -> None:
+        for fetcher in self._fetchers.values():
+            if replica in fetcher.partitions:
+                fetcher.partitions.remove(replica)
 
     # -- request plumbing --
     def handle_request(self, source: str, request: Request) -> None:
@@ -240,7 +369,7 @@ class Broker(Node):
             start = now
         done = start + self._per_request_ms + self._per_byte_ms * request.size
         heapq.heapreplace(free_at, done)
-        self.simenv.call_later(done - now, self._dispatch, source, request)
+        self.after(done - now, self._dispatch, source, request)
 
     def send_response(self, target: str, request: Request, body: Any, size: int) -> None:
         super().send_response(target, request, body, size)
@@ -297,7 +426,7 @@ class Broker(Node):
             self._unmute(source, request.connection)  # acks=0: the broker never answers
             return
         if delayed is not None and delayed.pending:
-            delayed.timer = self.simenv.call_later(body.timeout_ms, self._expire_produce, delayed)
+            delayed.timer = self.after(body.timeout_ms, self._expire_produce, delayed)
             return
         self._respond_produce(source, request, results)
 
@@ -364,7 +493,7 @@ class Broker(Node):
                 if len(lst) > 32:
                     lst[:] = [d for d in lst if not d.done]
                 lst.append(delayed)
-        delayed.timer = self.simenv.call_later(body.max_wait_ms, self._complete_fetch, delayed)
+        delayed.timer = self.after(body.max_wait_ms, self._complete_fetch, delayed)
 
     def _read(self, body: FetchRequest) -> tuple[FetchResponse, int, bool]:
         """Read every partition of a fetch: (response, bytes available, any error/divergence).
@@ -544,7 +673,7 @@ class Broker(Node):
                 proposal = replica.maybe_shrink_isr(now)
                 if proposal is not None:
                     self._propose_isr(proposal)
-        self.simenv.call_later(interval, self._isr_expiration, interval)
+        self.after(interval, self._isr_expiration, interval)
 
     # -- log tasks --
     def _retention_task(self, interval: float) -> None:
@@ -564,13 +693,13 @@ class Broker(Node):
                     )
                     if replica.is_leader:
                         self._gauge(replica.name, "log_start_offset", replica.log.log_start_offset)
-        self.simenv.call_later(interval, self._retention_task, interval)
+        self.after(interval, self._retention_task, interval)
 
     def _flush_task(self, interval: float) -> None:
         if self.alive:
             for key in sorted(self.partitions):
                 self.partitions[key].log.flush()
-        self.simenv.call_later(interval, self._flush_task, interval)
+        self.after(interval, self._flush_task, interval)
 
     # -- follower: replica fetcher ----------------------------------------------------------------
     def _send_replica_fetch(self, fetcher: ReplicaFetcher) -> None:
@@ -578,7 +707,7 @@ class Broker(Node):
             return
         now = self.simenv.now
         if fetcher.backoff_until > now:
-            self.simenv.call_at(fetcher.backoff_until, self._send_replica_fetch, fetcher)
+            self.at(fetcher.backoff_until, self._send_replica_fetch, fetcher)
             fetcher.in_flight = True  # the scheduled call owns the session meanwhile
             return
         cfg = self.config
@@ -586,7 +715,8 @@ class Broker(Node):
         parts = []
         for replica in fetcher.partitions:
             log = replica.log
-            last_epoch = log.latest_epoch
+            # Before KIP-101 there were no epochs to compare: no divergence detection.
+            last_epoch = log.latest_epoch if self._epoch_truncation else -1
             parts.append(
                 FetchPartition(
                     replica.topic,

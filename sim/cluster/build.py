@@ -19,16 +19,28 @@ from typing import TYPE_CHECKING
 
 from sim.cluster.broker import Broker
 from sim.cluster.consumer import Consumer
-from sim.cluster.controller_static import StaticController
+from sim.cluster.controller_kraft import KRaftController
+from sim.cluster.faults import FaultInjector, Outages
+from sim.cluster.kraft_broker import KRaftBrokerClient
 from sim.cluster.network import Network
 from sim.cluster.producer import Producer
 from sim.kafka.assignors import range_assign
+from sim.kafka.election import PartitionState
+from sim.kafka.partitioner import consumer_offsets_partition
 
 if TYPE_CHECKING:
     from sim.cluster.engine import SimEnv
     from sim.scenario import Scenario
 
 CLOSE_GRACE_MS = 5000.0  # time clients get to finish close() after the drain phase
+OFFSETS_TOPIC_PARTITIONS = 50  # offsets.topic.num.partitions
+
+
+def group_coordinator(group: str, brokers: int) -> int:
+    """Leader of ``__consumer_offsets`` partition ``abs(hashCode(group)) % 50`` under Kafka's
+    default assignment (start index 0): partition p is led by broker ``p % brokers``.
+    Simplification: the offsets topic is not simulated, so its leadership never moves."""
+    return consumer_offsets_partition(group, OFFSETS_TOPIC_PARTITIONS) % brokers
 
 
 @dataclass
@@ -36,7 +48,8 @@ class Cluster:
     scenario: Scenario
     simenv: SimEnv
     network: Network
-    controller: StaticController
+    outages: Outages
+    controllers: list[KRaftController] = field(default_factory=list)
     brokers: list[Broker] = field(default_factory=list)
     producers: list[Producer] = field(default_factory=list)
     consumers: list[Consumer] = field(default_factory=list)
@@ -54,7 +67,9 @@ class Cluster:
         return self.drain_end_ms + CLOSE_GRACE_MS
 
     def start(self) -> None:
-        self.controller.start()
+        for controller in self.controllers:
+            controller.start()
+        FaultInjector(self).schedule()
         for broker in self.brokers:
             broker.start()
         for producer in self.producers:
@@ -63,7 +78,9 @@ class Cluster:
             self.simenv.process(consumer.run(self.drain_end_ms))
 
     def end_load(self) -> None:
-        """End of the load phase: producers close (flush everything they buffered)."""
+        """End of the load phase: every fault healed (crashed nodes restart), producers close
+        (flush everything they buffered)."""
+        FaultInjector(self).heal_all()
         for producer in self.producers:
             producer.close()
 
@@ -73,12 +90,18 @@ class Cluster:
             producer.finish()
         self.final_read()
 
+    def final_state(self) -> dict[tuple[str, int], PartitionState]:
+        """Every partition as the metadata says at the end: the active controller's image, or
+        (no active controller) the most advanced controller's."""
+        best = max(self.controllers, key=lambda c: (c.raft.is_leader and c.alive, c.image.offset))
+        return dict(best.image.partitions)
+
     def final_read(self) -> None:
         recorder = self.simenv.recorder
         log_rows = recorder.table("log")
         partition_rows = recorder.table("partitions")
-        for (topic, p), reg in sorted(self.controller.partitions.items()):
-            for broker_id in reg.replicas:
+        for (topic, p), state in sorted(self.final_state().items()):
+            for broker_id in state.replicas:
                 replica = self.brokers[broker_id].partitions[(topic, p)]
                 log = replica.log
                 partition_rows(
@@ -86,24 +109,25 @@ class Cluster:
                         topic,
                         p,
                         broker_id,
-                        "leader" if replica.is_leader else "follower",
+                        "leader" if broker_id == state.leader else "follower",
                         replica.leader_epoch,
                         log.log_start_offset,
                         log.high_watermark,
                         log.log_end_offset,
-                        ",".join(map(str, replica.isr)),
+                        ",".join(map(str, state.isr)),
                     )
                 )
-            if reg.leader is None:
-                continue
-            leader_log = self.brokers[reg.leader].partitions[(topic, p)].log
+            # The final read: the leader's log, or with no leader the first ISR member's (its
+            # data is what a clean election would serve).
+            reader = state.leader if state.leader >= 0 else (state.isr or state.replicas)[0]
+            leader_log = self.brokers[reader].partitions[(topic, p)].log
             hw = leader_log.high_watermark
             for batch in leader_log.batches():
                 log_rows(
                     (
                         topic,
                         p,
-                        reg.leader,
+                        reader,
                         batch.base_offset,
                         batch.count,
                         batch.leader_epoch,
@@ -117,12 +141,24 @@ class Cluster:
 
 
 def build(scenario: Scenario, simenv: SimEnv) -> Cluster:
+    if scenario.cluster.coordinator != "kraft":
+        raise NotImplementedError("cluster.coordinator: zookeeper is not implemented yet")
     network = Network(simenv, scenario.network)
-    controller = StaticController(simenv, scenario.topics)
-    cluster = Cluster(scenario, simenv, network, controller)
+    outages = Outages()
+    cluster = Cluster(scenario, simenv, network, outages)
+    for controller_id in range(scenario.cluster.controllers):
+        cluster.controllers.append(
+            KRaftController(
+                controller_id, simenv, network, scenario.cluster, scenario.topics, outages
+            )
+        )
     for broker_id in range(scenario.cluster.brokers):
-        broker = Broker(broker_id, simenv, network, scenario.cluster, controller)
-        controller.register(broker)
+        broker = Broker(broker_id, simenv, network, scenario.cluster, None, outages)
+        broker.controller = KRaftBrokerClient(broker, scenario.cluster, scenario.topics)
+        for topic in scenario.topics:
+            for p, replicas in enumerate(topic.assignment):
+                if broker_id in replicas:
+                    broker.create_partition(topic, p, list(replicas))
         cluster.brokers.append(broker)
     broker_names = [b.name for b in cluster.brokers]
 
@@ -176,7 +212,9 @@ def build(scenario: Scenario, simenv: SimEnv) -> Cluster:
             coordinator: str | None = None
             if consumer_spec.group is not None:
                 assignment = group_assignments[name]
-                coordinator = f"broker-{controller.group_coordinator(consumer_spec.group)}"
+                coordinator = (
+                    f"broker-{group_coordinator(consumer_spec.group, scenario.cluster.brokers)}"
+                )
             else:
                 assignment = [
                     (t, p) for t in consumer_spec.topics for p in range(partitions_per_topic[t])

@@ -65,11 +65,7 @@ class StaticController:
         return sorted(b for b, broker in self.brokers.items() if broker.alive)
 
     def start(self) -> None:
-        """Create every replica and tell each broker its role (LeaderAndIsr)."""
-        topic_specs = {t.name: t for t in self.topics}
-        for (topic, p), reg in self.partitions.items():
-            for broker_id in reg.replicas:
-                self.brokers[broker_id].create_partition(topic_specs[topic], p, list(reg.replicas))
+        """Tell each broker its role (LeaderAndIsr); replicas exist already."""
         for (topic, p), reg in self.partitions.items():
             for broker_id in reg.replicas:
                 broker = self.brokers[broker_id]
@@ -81,6 +77,16 @@ class StaticController:
                     self.brokers[broker_id].become_follower(
                         (topic, p), reg.leader, reg.leader_epoch, reg.isr, reg.partition_epoch
                     )
+
+    def restart_broker(self, broker: Broker) -> None:
+        """A restarted broker takes its fixed roles again (no failover without a coordinator)."""
+        for (topic, p), reg in sorted(self.partitions.items()):
+            if broker.broker_id == reg.leader:
+                broker.become_leader((topic, p), reg.leader_epoch, reg.isr, reg.partition_epoch)
+            elif broker.broker_id in reg.replicas:
+                broker.become_follower(
+                    (topic, p), reg.leader, reg.leader_epoch, reg.isr, reg.partition_epoch
+                )
 
     def alter_partition(self, broker: Broker, proposal: IsrProposal) -> None:
         reg = self.partitions[(proposal.topic, proposal.partition)]

@@ -154,6 +154,7 @@ class Link:
         "_uniform",
         "_uniform_index",
         "bandwidth",
+        "base",
         "blocked",
         "busy_until",
         "delivered",
@@ -180,6 +181,7 @@ class Link:
         self.loss = loss
         self.bandwidth = bandwidth  # bytes per ms, None = unlimited
         self.blocked = False
+        self.base = (latency, loss, bandwidth)  # restored when a degradation heals
         self.busy_until = 0.0
         self.last_arrival = 0.0
         self.delivered = 0
@@ -207,6 +209,54 @@ class Network:
         self.spec = spec
         self.nodes: dict[str, Node] = {}
         self._links: dict[tuple[str, str], Link] = {}
+        self._blocked: set[tuple[str, str]] = set()  # membership only, never iterated to decide
+        self._degradations: list[tuple[str, str, Sampler | None, float | None, float | None]] = []
+
+    # -- faults: partitions and degradations (Maelstrom-style nemesis operations) --
+    def partition(self, groups: list[list[str]], *, one_way: bool = False) -> None:
+        """Drop every message between nodes of different groups (only from groups[0] to the
+        others when ``one_way``). Messages already in flight still arrive."""
+        for i, group in enumerate(groups):
+            for j, other in enumerate(groups):
+                if i == j or (one_way and i != 0):
+                    continue
+                for a in group:
+                    for b in other:
+                        self._blocked.add((a, b))
+                        link = self._links.get((a, b))
+                        if link is not None:
+                            link.blocked = True
+
+    def degrade(
+        self,
+        source: str,
+        target: str,
+        latency: Sampler | None,
+        loss: float | None,
+        bandwidth: float | None,
+    ) -> None:
+        """Worse latency/loss/bandwidth on every link matching source->target ("*" = any)."""
+        self._degradations.append((source, target, latency, loss, bandwidth))
+        for (a, b), link in sorted(self._links.items()):
+            self._apply_degradation(link, a, b)
+
+    def heal(self) -> None:
+        """Remove every partition and degradation."""
+        self._blocked.clear()
+        self._degradations.clear()
+        for link in self._links.values():
+            link.blocked = False
+            link.latency, link.loss, link.bandwidth = link.base
+
+    def _apply_degradation(self, link: Link, source: str, target: str) -> None:
+        for src, dst, latency, loss, bandwidth in self._degradations:
+            if src in ("*", source) and dst in ("*", target):
+                if latency is not None:
+                    link.latency = latency
+                if loss is not None:
+                    link.loss = loss
+                if bandwidth is not None:
+                    link.bandwidth = bandwidth
 
     def register(self, node: Node) -> None:
         if node.name in self.nodes:
@@ -238,7 +288,10 @@ class Network:
                     bandwidth = override.bandwidth_bytes_per_ms
         name = f"link:{source}->{target}"
         rng = self.simenv.rng(name)
-        return Link(source, target, Sampler(latency, rng), loss, bandwidth, rng)
+        link = Link(source, target, Sampler(latency, rng), loss, bandwidth, rng)
+        link.blocked = (source, target) in self._blocked
+        self._apply_degradation(link, source, target)
+        return link
 
     def send(self, source: str, target: str, message: Request | Response, size: int) -> None:
         """Put ``message`` on the link source->target; it arrives later or is lost."""
@@ -247,6 +300,13 @@ class Network:
             link = self.link(source, target)
         if link.blocked or link.lost():
             link.dropped += 1
+            return
+        receiver = self.nodes[target]
+        if not receiver.alive and receiver.refuses_connections and isinstance(message, Request):
+            # The process is dead but its host is up: the connection is refused (RST) one
+            # hop later, and the sender fails its requests on it at once.
+            link.dropped += 1
+            self.simenv.call_later(link.latency(), self.nodes[source].disconnect, target)
             return
         env = self.simenv.env
         now = env.now
@@ -297,6 +357,10 @@ class Node:
         self.simenv = simenv
         self.network = network
         self.alive = True
+        self.paused = False
+        self.refuses_connections = False  # dead process on a live host: connections refused
+        self.incarnation = 0  # +1 at every crash: timers of a dead process never fire
+        self._backlog: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
         self._next_correlation_id = 0
         self._pending: dict[int, _Pending] = {}
         self._in_order: dict[tuple[str, str], deque[int]] = {}
@@ -382,9 +446,79 @@ class Node:
     def in_flight(self, target: str) -> int:
         return sum(1 for p in self._pending.values() if p.target == target)
 
+    # -- timers and lifecycle --
+    def after(self, delay: float, fn: Callable[..., Any], *args: Any) -> Timer:
+        """A timer of this process: it never fires after a crash, and waits while paused."""
+        return self.simenv.call_later(delay, self._guarded, self.incarnation, fn, args)
+
+    def at(self, when: float, fn: Callable[..., Any], *args: Any) -> Timer:
+        return self.after(max(0.0, when - self.simenv.now), fn, *args)
+
+    def _guarded(self, incarnation: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        if incarnation != self.incarnation or not self.alive:
+            return
+        if self.paused:
+            self._backlog.append((fn, args))
+            return
+        fn(*args)
+
+    def crash(self, *, reset_connections: bool) -> None:
+        """The process dies. With ``reset_connections`` (process crash, host still up) peers see
+        their connections reset at once (NETWORK_EXCEPTION); otherwise (power loss, host gone)
+        they only learn by their request timeouts."""
+        if not self.alive:
+            return
+        self.alive = False
+        self.paused = False
+        self.refuses_connections = reset_connections
+        self.incarnation += 1
+        self._backlog.clear()
+        self._pending.clear()
+        self._in_order.clear()
+        for timer in self._watchdogs.values():
+            timer.cancel()
+        self._watchdogs.clear()
+        self.on_crash()
+        if reset_connections:
+            for name in sorted(self.network.nodes):
+                peer = self.network.nodes[name]
+                if peer is not self and peer.alive:
+                    peer.disconnect(self.name)
+
+    def restart(self) -> None:
+        if self.alive:
+            return
+        self.alive = True
+        self.on_restart()
+
+    def pause(self) -> None:
+        """Stop-the-world stall (GC, debugger): nothing runs; messages and timers wait."""
+        if self.alive:
+            self.paused = True
+
+    def resume(self) -> None:
+        if not self.paused:
+            return
+        self.paused = False
+        backlog, self._backlog = self._backlog, []
+        for fn, args in backlog:
+            if self.paused or not self.alive:
+                self._backlog.append((fn, args))
+                continue
+            fn(*args)
+
+    def on_crash(self) -> None:
+        """Subclasses drop their volatile state here."""
+
+    def on_restart(self) -> None:
+        """Subclasses start their process again here."""
+
     # -- receiving --
     def deliver(self, source: str, message: Request | Response) -> None:
         if not self.alive:
+            return
+        if self.paused:
+            self._backlog.append((self.deliver, (source, message)))
             return
         if isinstance(message, Response):
             pending = self._pending.get(message.correlation_id)

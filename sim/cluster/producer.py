@@ -385,7 +385,7 @@ class Producer(Node):
         if self._wake_timer is not None:
             self._wake_timer.cancel()
         self._wake_at = when
-        self._wake_timer = self.simenv.call_at(when, self._on_wake)
+        self._wake_timer = self.at(when, self._on_wake)
 
     def _on_wake(self) -> None:
         self._wake_timer = None
@@ -680,12 +680,12 @@ class Producer(Node):
         self._metadata_in_flight = False
         if response is None:
             self._bootstrap_index += 1
-            self.simenv.call_later(self.retry_backoff_ms, self._refresh_metadata)
+            self.after(self.retry_backoff_ms, self._refresh_metadata)
             return
         for part in response.partitions:
             if part.topic == self.topic:
                 self.leaders[part.partition] = part.leader_id
         self.metadata_ready = True
         if any(leader is None for leader in self.leaders):
-            self.simenv.call_later(self.retry_backoff_ms, self._refresh_metadata)
+            self.after(self.retry_backoff_ms, self._refresh_metadata)
         self._run_sender()

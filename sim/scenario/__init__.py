@@ -3,10 +3,19 @@
 `load_scenario(path, overrides)` reads a scenario (see /work/shared/SCENARIOS.md), applies
 `--set key.path=value` overrides, fills every default (Kafka 3.9 configs, Kafka's replica
 assignment) and returns a `Scenario`. Every problem is a `ScenarioError` whose text is one line,
-`file:line:col: key.path: message`.
+`file:line:col: key.path: message`. `Scenario.faults` lists the scheduled faults (`FaultSpec`).
 """
 
 from sim.scenario.errors import ScenarioError
+from sim.scenario.faults import (
+    FAULT_ACTIONS,
+    NEMESIS_KINDS,
+    NEMESIS_TARGET_CLASSES,
+    SELECTORS,
+    FaultSpec,
+    parse_group_coordinator,
+    parse_leader,
+)
 from sim.scenario.kafka_configs import ConfigDef, KafkaConfig, render_tables
 from sim.scenario.loader import load_scenario, load_scenario_text
 from sim.scenario.models import (
@@ -26,6 +35,10 @@ from sim.scenario.models import (
 from sim.scenario.scenario_model import SUMMARY_KEYS, Expectation, Scenario
 
 __all__ = [
+    "FAULT_ACTIONS",
+    "NEMESIS_KINDS",
+    "NEMESIS_TARGET_CLASSES",
+    "SELECTORS",
     "SUMMARY_KEYS",
     "ClusterSpec",
     "ConfigDef",
@@ -33,6 +46,7 @@ __all__ = [
     "DiskSpec",
     "Distribution",
     "Expectation",
+    "FaultSpec",
     "KafkaConfig",
     "KeysSpec",
     "LinkSpec",
@@ -46,5 +60,7 @@ __all__ = [
     "default_assignment",
     "load_scenario",
     "load_scenario_text",
+    "parse_group_coordinator",
+    "parse_leader",
     "render_tables",
 ]

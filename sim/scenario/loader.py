@@ -87,12 +87,9 @@ def load_scenario_text(
     data, positions = _read_yaml(text, filename)
     for index, override in enumerate(overrides, start=1):
         _apply_override(data, positions, override, index)
-    for forbidden, why in (
-        ("faults", "faults are not supported yet"),
-        ("source", "unknown key 'source' (it is set by the loader)"),
-    ):
-        if forbidden in data:
-            raise ScenarioError(*_at(positions.find((forbidden,), at_key=True)), (forbidden,), why)
+    if "source" in data:
+        why = "unknown key 'source' (it is set by the loader)"
+        raise ScenarioError(*_at(positions.find(("source",), at_key=True)), ("source",), why)
     if "name" not in data:
         stem = Path(filename).stem
         data["name"] = stem if filename != "<text>" and stem else "scenario"

@@ -7,7 +7,9 @@ would refuse:
   existing and distinct broker ids (InvalidReplicaAssignmentException);
 - producers and consumers name existing topics; topic names are unique;
 - node names (broker-i, controller-i or zookeeper-i, <producer>-i, <consumer>-i) are distinct;
-  network links name existing nodes or "*".
+  network links name existing nodes or "*";
+- faults (`faults.py`): targets, partition groups and degraded links name existing nodes,
+  selectors existing topics, partitions and groups; a fault starts before duration + drain.
 min.insync.replicas > RF is allowed, as in Kafka (the effective value is min(minISR, RF)).
 
 `expect:` maps summary keys (SUMMARY_KEYS, or `produce_errors.<ERROR>`) to a number or to an
@@ -24,6 +26,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from sim.scenario.errors import PathValueError, did_you_mean
+from sim.scenario.faults import FaultSpec, check_faults
 from sim.scenario.kafka_configs import KafkaConfig, build_config, topic_defaults_from_broker
 from sim.scenario.models import (
     ClusterSpec,
@@ -124,6 +127,7 @@ class Scenario(Model):
     topics: list[TopicSpec] = Field(default_factory=list)
     producers: list[ProducerSpec] = Field(default_factory=list)
     consumers: list[ConsumerSpec] = Field(default_factory=list)
+    faults: list[FaultSpec] = Field(default_factory=list)
     expect: list[Expectation] = Field(default_factory=list)
 
     @field_validator("description")
@@ -176,6 +180,11 @@ class Scenario(Model):
             out.append(t)
         return out
 
+    @field_validator("faults", mode="before")
+    @classmethod
+    def _no_faults(cls, v: Any) -> Any:
+        return [] if v is None else v
+
     @field_validator("expect", mode="before")
     @classmethod
     def _expectations(cls, v: Any) -> Any:
@@ -212,6 +221,7 @@ class Scenario(Model):
                         f"unknown topic {topic!r}{did_you_mean(topic, names)}",
                     )
         self._check_node_names()
+        check_faults(self)
         for e in self.expect:
             base, _, topic = e.key.partition(".")
             if base in PER_TOPIC_KEYS and topic and topic not in names:
@@ -296,7 +306,7 @@ class Scenario(Model):
 
 def _plain(obj: Any) -> Any:
     """Models -> dicts keyed by YAML names; KafkaConfig -> all names; tuples -> lists."""
-    if isinstance(obj, Distribution | Expectation):
+    if isinstance(obj, Distribution | Expectation | FaultSpec):
         return obj.to_yaml()
     if isinstance(obj, Scenario):
         d = {_key(obj, f): _plain(getattr(obj, f)) for f in type(obj).model_fields}

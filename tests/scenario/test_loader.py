@@ -553,10 +553,11 @@ BAD = [
         '(or "*")',
     ),
     (
-        "faults",
-        "faults:\n  - {at: 20s, action: crash, target: broker-1}\n",
+        "fault on an unknown node (more in test_faults.py)",
+        "faults:\n  - {at: 20s, action: crash, target: broker-3}\n",
         [],
-        "f.yaml:1:1: faults: faults are not supported yet",
+        "f.yaml:2:38: faults.0.target: unknown node 'broker-3': the cluster has 3 brokers "
+        "(broker-0..broker-2)",
     ),
     (
         "YAML syntax error",

@@ -1,0 +1,288 @@
+"""Fault injection: crashes, restarts, power loss, pauses, network partitions and degradations.
+
+Theory of operation (Maelstrom's nemesis, kept apart from workload and checker)
+-----------------------------------------------------------------------------
+Faults come from the scenario's ``faults:`` list (``sim.scenario`` FaultSpec). Each fault runs at
+its ``at`` time against a target resolved *then* (``leader(T-P)``, ``active-controller``,
+``random-broker`` ...), is recorded in the events table with the resolved target, and is healed
+after ``for`` when given. Kinds:
+
+* ``crash``: the process dies; the OS page cache survives (nothing unflushed is lost); peers see
+  their connections reset at once. ``restart`` starts it again (log recovery, re-registration).
+* ``power-loss``: the machine loses power: every log loses its unflushed suffix
+  (``cluster.disk``), the node is down, peers only learn by timeouts.
+* ``disk-wipe``: the node's logs are emptied (and it is down until restarted).
+* ``pause``: stop-the-world stall (GC, debugger): nothing runs, messages and timers wait.
+* ``shutdown``: controlled shutdown (``controlled.shutdown.enable``), then down.
+* ``partition`` (symmetric or one-way, ``others`` = every node not named), ``degrade``
+  (latency/loss/bandwidth on matching links) and ``heal``.
+* ``nemesis``: random faults of the listed kinds on the listed targets, drawn from the seed, one
+  at a time, each healed after ``for``.
+
+``Outages`` remembers when nodes and partitions became unavailable so the elections and
+controller-elections tables can report the start of unavailability (the fault's time), not the
+moment the controller noticed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from sim.cluster.network import Node, Sampler
+from sim.scenario.faults import OTHERS, FaultSpec, parse_group_coordinator, parse_leader
+
+if TYPE_CHECKING:
+    from sim.cluster.build import Cluster
+
+TopicPartition = tuple[str, int]
+
+
+class Outages:
+    """When nodes and partitions became unavailable (recorded history for the tables)."""
+
+    def __init__(self) -> None:
+        self.active_controller: int | None = None
+        self.previous_active_controller: int | None = None
+        self._lost: dict[str, float] = {}
+        self._offline: dict[TopicPartition, float] = {}
+
+    def node_lost(self, name: str, now: float) -> None:
+        self._lost.setdefault(name, now)
+
+    def node_back(self, name: str) -> None:
+        self._lost.pop(name, None)
+
+    def lost_at(self, name: str, default: float) -> float:
+        return self._lost.get(name, default)
+
+    def broker_lost_at(self, broker_id: int, default: float) -> float:
+        return self.lost_at(f"broker-{broker_id}", default)
+
+    def controller_lost(self, controller_id: int, now: float) -> None:
+        self.node_lost(f"controller-{controller_id}", now)
+        if self.active_controller == controller_id:
+            self.active_controller = None
+
+    def controller_lost_at(self, controller_id: int, default: float) -> float:
+        return self.lost_at(f"controller-{controller_id}", default)
+
+    def partition_offline(self, key: TopicPartition, since: float) -> None:
+        self._offline.setdefault(key, since)
+
+    def partition_online(self, key: TopicPartition) -> float | None:
+        return self._offline.pop(key, None)
+
+
+class FaultInjector:
+    """Runs the scenario's faults against a built cluster (Maelstrom's nemesis)."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.simenv = cluster.simenv
+        self.network = cluster.network
+        self.rng = cluster.simenv.rng("nemesis")
+        self._events = cluster.simenv.recorder.table("events")
+
+    # -- scheduling --
+    def schedule(self) -> None:
+        for index, fault in enumerate(self.cluster.scenario.faults):
+            if fault.action == "nemesis":
+                start = fault.start_ms if fault.start_ms is not None else fault.at_ms
+                self.simenv.call_at(start, self._nemesis_step, fault, index)
+            else:
+                self.simenv.call_at(fault.at_ms, self.apply, fault)
+
+    def apply(self, fault: FaultSpec) -> None:
+        action = fault.action
+        if action == "partition":
+            groups = self._groups(fault.groups or [])
+            self.network.partition(groups, one_way=fault.one_way)
+            now = self.simenv.now
+            for name in groups[0]:
+                self.cluster.outages.node_lost(name, now)
+            self._record(action, "network", " | ".join(",".join(g) for g in groups))
+            if fault.for_ms is not None:
+                self.simenv.call_later(fault.for_ms, self._heal_network, "partition ended")
+        elif action == "degrade":
+            latency = (
+                Sampler(fault.latency, self.simenv.rng(f"degrade:{fault.at_ms}"))
+                if fault.latency is not None
+                else None
+            )
+            source, target = fault.link_from or "*", fault.link_to or "*"
+            self.network.degrade(source, target, latency, fault.loss, fault.bandwidth_bytes_per_ms)
+            self._record(action, f"{source}->{target}", self._degrade_detail(fault))
+            if fault.for_ms is not None:
+                self.simenv.call_later(fault.for_ms, self._heal_network, "degrade ended")
+        elif action == "heal":
+            self._heal_network("heal")
+            for node in self._nodes():
+                if node.paused:
+                    node.resume()
+                    self.cluster.outages.node_back(node.name)
+        else:
+            self._node_fault(action, fault.target or "", fault.for_ms)
+
+    def _node_fault(self, action: str, target: str, for_ms: float | None) -> None:
+        node = self.resolve(target)
+        if node is None:
+            self._record(action, target, "no such node now: skipped")
+            return
+        now = self.simenv.now
+        outages = self.cluster.outages
+        heal: Callable[[], None] | None = None
+        if action == "crash":
+            outages.node_lost(node.name, now)
+            node.crash(reset_connections=True)
+            heal = node.restart
+        elif action == "power-loss":
+            outages.node_lost(node.name, now)
+            power_loss = getattr(node, "power_loss", None)
+            if power_loss is not None:
+                power_loss()
+            else:
+                node.crash(reset_connections=False)
+            heal = node.restart
+        elif action == "disk-wipe":
+            outages.node_lost(node.name, now)
+            wipe = getattr(node, "disk_wipe", None)
+            if wipe is not None:
+                wipe()
+            else:
+                node.crash(reset_connections=False)
+            heal = node.restart
+        elif action == "pause":
+            outages.node_lost(node.name, now)
+            node.pause()
+            heal = node.resume
+        elif action == "shutdown":
+            shutdown = getattr(node, "begin_controlled_shutdown", None)
+            if shutdown is not None:
+                shutdown()
+            else:
+                node.crash(reset_connections=True)
+            heal = node.restart
+        elif action == "restart":
+            node.restart()
+            outages.node_back(node.name)
+        self._record(action, node.name, f"for {for_ms:g} ms" if for_ms else "")
+        if for_ms is not None and heal is not None:
+            self.simenv.call_later(for_ms, self._heal_node, node, heal)
+
+    def _heal_node(self, node: Node, heal: Callable[[], None]) -> None:
+        heal()
+        self.cluster.outages.node_back(node.name)
+        self._record("heal", node.name, "")
+
+    def _heal_network(self, reason: str) -> None:
+        self.network.heal()
+        self._record("heal", "network", reason)
+
+    def heal_all(self) -> None:
+        """Start of the drain phase: every fault healed, crashed nodes restarted."""
+        self.network.heal()
+        for node in self._nodes():
+            if node.paused:
+                node.resume()
+            if not node.alive:
+                node.restart()
+            self.cluster.outages.node_back(node.name)
+        self._record("heal", "all", "drain phase")
+
+    # -- nemesis --
+    def _nemesis_step(self, fault: FaultSpec, index: int) -> None:
+        now = self.simenv.now
+        stop = fault.stop_ms if fault.stop_ms is not None else self.cluster.load_end_ms
+        if now >= stop:
+            return
+        kinds = list(fault.kinds or [])
+        kind = kinds[int(self.rng.integers(len(kinds)))]
+        names = self._nemesis_targets(fault)
+        if names:
+            name = names[int(self.rng.integers(len(names)))]
+            if kind == "partition":
+                spec = {
+                    "action": "partition",
+                    "at": now,
+                    "for": fault.for_ms,
+                    "groups": [[name], ["others"]],
+                }
+                self.apply(FaultSpec.model_validate(spec))
+            elif kind == "degrade":
+                spec = {
+                    "action": "degrade",
+                    "at": now,
+                    "for": fault.for_ms,
+                    "from": name,
+                    "latency": "200ms",
+                    "loss": 0.3,
+                }
+                self.apply(FaultSpec.model_validate(spec))
+            else:
+                self._node_fault(kind, name, fault.for_ms)
+        every = fault.every_ms or 0.0
+        if every > 0 and now + every < stop:
+            self.simenv.call_later(every, self._nemesis_step, fault, index)
+
+    def _nemesis_targets(self, fault: FaultSpec) -> list[str]:
+        targets = fault.targets if fault.targets is not None else "brokers"
+        nodes = self.network.nodes
+        if isinstance(targets, list):
+            return [t for t in targets if t in nodes]
+        prefix = {"brokers": "broker-", "controllers": "controller-", "zookeepers": "zookeeper-"}
+        if targets in prefix:
+            return sorted(n for n in nodes if n.startswith(prefix[targets]))
+        return sorted(
+            n for n in nodes if not n.startswith(("broker-", "controller-", "zookeeper-"))
+        )
+
+    # -- targets --
+    def resolve(self, target: str) -> Node | None:
+        """A node name, or a selector resolved now: leader(T-P), active-controller,
+        random-broker, group-coordinator(G)."""
+        nodes = self.network.nodes
+        if target in nodes:
+            return nodes[target]
+        key = parse_leader(target)
+        if key is not None:
+            state = self.cluster.final_state().get(key)
+            if state is None or state.leader < 0:
+                return None
+            return nodes[f"broker-{state.leader}"]
+        if target == "active-controller":
+            for controller in self.cluster.controllers:
+                if controller.alive and controller.raft.is_leader:
+                    return controller
+            return None
+        if target == "random-broker":
+            brokers = sorted(n for n in nodes if n.startswith("broker-"))
+            return nodes[brokers[int(self.rng.integers(len(brokers)))]]
+        group = parse_group_coordinator(target)
+        if group is not None:
+            from sim.cluster.build import group_coordinator
+
+            return nodes[f"broker-{group_coordinator(group, len(self.cluster.brokers))}"]
+        return None
+
+    def _groups(self, groups: list[list[str]]) -> list[list[str]]:
+        named = {n for g in groups for n in g if n != OTHERS}
+        others = sorted(n for n in self.network.nodes if n not in named)
+        return [sorted({n for m in g for n in (others if m == OTHERS else [m])}) for g in groups]
+
+    def _nodes(self) -> list[Node]:
+        return [self.network.nodes[name] for name in sorted(self.network.nodes)]
+
+    @staticmethod
+    def _degrade_detail(fault: FaultSpec) -> str:
+        parts = []
+        if fault.latency is not None:
+            parts.append(f"latency {fault.latency.kind}")
+        if fault.loss is not None:
+            parts.append(f"loss {fault.loss:g}")
+        if fault.bandwidth_bytes_per_ms is not None:
+            parts.append(f"bandwidth {fault.bandwidth_bytes_per_ms:g} B/ms")
+        return ", ".join(parts)
+
+    def _record(self, action: str, entity: str, detail: str) -> None:
+        self._events((self.simenv.now, entity, f"fault:{action}", detail))
