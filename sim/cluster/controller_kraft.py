@@ -44,7 +44,7 @@ from sim.cluster.metadata import (
 from sim.cluster.network import Network, Node, Request
 from sim.kafka import election
 from sim.kafka.election import ElectionPolicy, PartitionChange, PartitionState
-from sim.kafka.raft import Entry, FetchRequest, FetchResponse, Message, RaftNode
+from sim.kafka.raft import FetchRequest, FetchResponse, Message, RaftNode
 
 if TYPE_CHECKING:
     from sim.cluster.engine import SimEnv, Timer
@@ -166,9 +166,7 @@ class KRaftController(Node):
             rng=simenv.rng(f"controller-{controller_id}:raft"),
             now_ms=simenv.now,
         )
-        for offset, record in enumerate(bootstrap_records(cluster.brokers, topics)):
-            self.raft._append_entry(Entry(0, offset, record))  # bootstrap: committed at epoch 0
-        self.raft.high_watermark = len(self.raft.log)
+        self.raft.bootstrap(bootstrap_records(cluster.brokers, topics))  # committed, epoch 0
         self.image = MetadataImage()
         self._rebuild_image()
         self.session_timeout_ms = float(cfg["broker.session.timeout.ms"])
