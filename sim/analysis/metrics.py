@@ -22,7 +22,8 @@ Keys (`METRIC_KEYS`, the SUMMARY_KEYS list of contract C) and their sources:
   interpolated linearly between first_create_ms and last_create_ms; the completion of record i
   of a delivery slice processed from start_ms to end_ms is start + (end − start)(i + 1)/n.
   Percentiles use numpy's default linear interpolation between order statistics.
-- <latency key>.<TOPIC> (e.g. produce_latency_p50_ms.ORDER): the four latency keys per topic.
+- <key>.<TOPIC> (e.g. produce_latency_p50_ms.ORDER, lost_acked_records.ACKS1): the four latency
+  keys and lost/duplicated/reordered per topic.
 - produce_errors.<NAME>: number of ProduceRequest attempts answered with error NAME (table
   produce_requests; REQUEST_TIMED_OUT is the client-side request timeout, NETWORK_EXCEPTION the
   other requests failed by the disconnect that follows it).
@@ -296,6 +297,18 @@ def summarize(frames: Mapping[str, pd.DataFrame], verdict: Verdict | None = None
     # (acks-latency.yaml) can read and expect them.
     topics = sorted(set(produce["topic"]) | set(t["deliveries"]["topic"]))
     for topic in topics:
+        if len(topics) > 1:
+            per_topic = check(
+                {
+                    name: frame.loc[frame["topic"] == topic] if "topic" in frame.columns else frame
+                    for name, frame in t.items()
+                }
+            )
+            for key in ("lost_acked_records", "duplicated_records", "reordered_records"):
+                summary[f"{key}.{topic}"] = getattr(per_topic, key)
+        else:
+            for key in ("lost_acked_records", "duplicated_records", "reordered_records"):
+                summary[f"{key}.{topic}"] = out[key]
         p50, p99 = _row_percentiles(produce_rows, topic)
         summary[f"produce_latency_p50_ms.{topic}"] = p50
         summary[f"produce_latency_p99_ms.{topic}"] = p99

@@ -97,13 +97,15 @@ class DelayedFetch:
 class ReplicaFetcher:
     """This broker's fetch session towards one leader broker."""
 
-    __slots__ = ("backoff_until", "in_flight", "leader_id", "partitions")
+    __slots__ = ("backoff_until", "delayed", "in_flight", "leader_id", "partitions")
 
     def __init__(self, leader_id: int) -> None:
         self.leader_id = leader_id
         self.partitions: list[Partition] = []
         self.in_flight = False
-        self.backoff_until = 0.0
+        self.backoff_until = 0.0  # the whole session failed (no answer)
+        # Partitions that failed, left out until then (AbstractFetcherThread.delayPartitions).
+        self.delayed: dict[str, float] = {}
 
 
 class Broker(Node):
@@ -470,6 +472,16 @@ class Broker(Node):
                 replica = self.partitions.get((part.topic, part.partition))
                 if replica is None or not replica.is_leader:
                     continue
+                # Only a valid read updates the follower's state (Partition.fetchRecords): not a
+                # fenced epoch, a diverging log or an offset past our log end.
+                if (
+                    0 <= part.current_leader_epoch != replica.leader_epoch
+                    or self._diverging_epoch(replica, part) is not None
+                    or not replica.log.log_start_offset
+                    <= part.fetch_offset
+                    <= replica.log.log_end_offset
+                ):
+                    continue
                 changed, proposal = replica.update_follower_fetch_state(
                     body.replica_id, part.fetch_offset, now
                 )
@@ -521,16 +533,14 @@ class Broker(Node):
             hw, log_start = log.high_watermark, log.log_start_offset
             leader_epoch = replica.leader_epoch
             current = part.current_leader_epoch
-            error = None
             if current >= 0 and current != leader_epoch:  # KIP-320 fencing
                 error = "FENCED_LEADER_EPOCH" if current < leader_epoch else "UNKNOWN_LEADER_EPOCH"
-            elif not log_start <= fetch_offset <= log.log_end_offset:
-                error = "OFFSET_OUT_OF_RANGE"
-            if error is not None:
                 failed = True
                 parts.append(FetchPartitionResponse(topic, partition, error, hw, log_start))
                 continue
             if is_follower:
+                # The divergence check comes first: a follower ahead of a new leader (a former
+                # zombie) must learn where to truncate, not that its offset is out of range.
                 last_fetched = part.last_fetched_epoch
                 diverging = (
                     self._diverging_epoch(replica, part)
@@ -548,6 +558,11 @@ class Broker(Node):
                 max_offset = log.log_end_offset
             else:
                 max_offset = hw
+            if not log_start <= fetch_offset <= log.log_end_offset:
+                failed = True
+                error = "OFFSET_OUT_OF_RANGE"
+                parts.append(FetchPartitionResponse(topic, partition, error, hw, log_start))
+                continue
             batches: list[RecordBatch] = []
             if budget > 0 and fetch_offset < max_offset:
                 batches = log.read(fetch_offset, min(part.max_bytes, budget), max_offset)
@@ -706,14 +721,19 @@ class Broker(Node):
         if not self.alive or not fetcher.partitions or fetcher.in_flight:
             return
         now = self.simenv.now
-        if fetcher.backoff_until > now:
-            self.at(fetcher.backoff_until, self._send_replica_fetch, fetcher)
-            fetcher.in_flight = True  # the scheduled call owns the session meanwhile
+        ready = [r for r in fetcher.partitions if fetcher.delayed.get(r.name, 0.0) <= now]
+        if fetcher.backoff_until > now or not ready:
+            retry_at = max(
+                fetcher.backoff_until,
+                min((fetcher.delayed.get(r.name, 0.0) for r in fetcher.partitions), default=now),
+            )
+            fetcher.in_flight = True  # the scheduled retry owns the session meanwhile
+            self.at(retry_at, self._retry_replica_fetch, fetcher)
             return
         cfg = self.config
         partition_max = int(cfg["replica.fetch.max.bytes"])
         parts = []
-        for replica in fetcher.partitions:
+        for replica in ready:
             log = replica.log
             # Before KIP-101 there were no epochs to compare: no divergence detection.
             last_epoch = log.latest_epoch if self._epoch_truncation else -1
@@ -746,6 +766,10 @@ class Broker(Node):
             lambda response, error: self._on_replica_fetch_response(fetcher, response, error),
         )
 
+    def _retry_replica_fetch(self, fetcher: ReplicaFetcher) -> None:
+        fetcher.in_flight = False
+        self._send_replica_fetch(fetcher)
+
     def _on_replica_fetch_response(
         self, fetcher: ReplicaFetcher, response: FetchResponse | None, error: str | None
     ) -> None:
@@ -762,7 +786,8 @@ class Broker(Node):
                 if replica is None or replica not in fetcher.partitions:
                     continue
                 if part.error is not None:
-                    backoff = True
+                    delay = float(self.config["replica.fetch.backoff.ms"])
+                    fetcher.delayed[replica.name] = now + delay
                     continue
                 if part.diverging_epoch is not None:
                     self._truncate_on_divergence(replica, part.diverging_epoch)

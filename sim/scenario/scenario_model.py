@@ -67,8 +67,12 @@ SUMMARY_KEYS: tuple[str, ...] = (
     "e2e_latency_p99_ms",
 )
 
-# Latency keys also exist per topic, as '<key>.<TOPIC>' (e.g. produce_latency_p50_ms.ORDER).
+# These keys also exist per topic, as '<key>.<TOPIC>' (e.g. produce_latency_p50_ms.ORDER,
+# lost_acked_records.ACKS1), so a scenario can compare a setting and its fix side by side.
 PER_TOPIC_KEYS: tuple[str, ...] = (
+    "lost_acked_records",
+    "duplicated_records",
+    "reordered_records",
     "produce_latency_p50_ms",
     "produce_latency_p99_ms",
     "e2e_latency_p50_ms",
