@@ -53,6 +53,7 @@ class Cluster:
     brokers: list[Broker] = field(default_factory=list)
     producers: list[Producer] = field(default_factory=list)
     consumers: list[Consumer] = field(default_factory=list)
+    faults: FaultInjector | None = None
 
     @property
     def load_end_ms(self) -> float:
@@ -69,7 +70,8 @@ class Cluster:
     def start(self) -> None:
         for controller in self.controllers:
             controller.start()
-        FaultInjector(self).schedule()
+        self.faults = FaultInjector(self)
+        self.faults.schedule()
         for broker in self.brokers:
             broker.start()
         for producer in self.producers:
@@ -80,7 +82,8 @@ class Cluster:
     def end_load(self) -> None:
         """End of the load phase: every fault healed (crashed nodes restart), producers close
         (flush everything they buffered)."""
-        FaultInjector(self).heal_all()
+        if self.faults is not None:
+            self.faults.heal_all()
         for producer in self.producers:
             producer.close()
 

@@ -82,6 +82,7 @@ class FaultInjector:
         self.simenv = cluster.simenv
         self.network = cluster.network
         self.rng = cluster.simenv.rng("nemesis")
+        self._isolated: list[str] = []  # nodes marked lost by a partition, back on heal
         self._events = cluster.simenv.recorder.table("events")
 
     # -- scheduling --
@@ -98,9 +99,12 @@ class FaultInjector:
         if action == "partition":
             groups = self._groups(fault.groups or [])
             self.network.partition(groups, one_way=fault.one_way)
-            now = self.simenv.now
-            for name in groups[0]:
-                self.cluster.outages.node_lost(name, now)
+            if not fault.one_way:
+                # The first group is the one cut off: its nodes are unreachable from now on.
+                now = self.simenv.now
+                for name in groups[0]:
+                    self.cluster.outages.node_lost(name, now)
+                    self._isolated.append(name)
             self._record(action, "network", " | ".join(",".join(g) for g in groups))
             if fault.for_ms is not None:
                 self.simenv.call_later(fault.for_ms, self._heal_network, "partition ended")
@@ -177,6 +181,10 @@ class FaultInjector:
 
     def _heal_network(self, reason: str) -> None:
         self.network.heal()
+        for name in self._isolated:
+            if self.network.nodes[name].alive and not self.network.nodes[name].paused:
+                self.cluster.outages.node_back(name)
+        self._isolated.clear()
         self._record("heal", "network", reason)
 
     def heal_all(self) -> None:

@@ -376,14 +376,20 @@ class Node:
         size: int,
         timeout_ms: float | None,
         callback: RequestCallback | None,
+        *,
+        connection: str | None = None,
     ) -> int:
         """Send a request; ``callback(response_body, error)`` runs once, on response or timeout.
 
         ``callback=None`` sends a one-way request (acks=0 produce): nothing is awaited.
+        ``connection`` overrides the connection the API travels on (``connection_of``), e.g. the
+        ZooKeeper-mode controller's own channel to each broker.
         """
         self._next_correlation_id += 1
         correlation_id = self._next_correlation_id
         request = Request(api, correlation_id, body, size)
+        if connection is not None:
+            request.connection = connection
         if callback is not None:
             now = self.simenv.env._now
             deadline = now + timeout_ms if timeout_ms is not None else math.inf

@@ -313,6 +313,10 @@ class Producer(Node):
         self._backoff_rng = simenv.rng(f"{name}:backoff")
         self.deques: list[deque[ProducerBatch]] = [deque() for _ in range(topic.partitions)]
         self.next_seq = [0] * topic.partitions
+        # Idempotence: epoch and, per partition, the record index where sequence 0 of the
+        # current epoch starts (sequences restart after an epoch bump, KIP-360).
+        self.producer_epoch = 0
+        self.sequence_base = [0] * topic.partitions
         self.in_flight_per_partition = [0] * topic.partitions
         self.in_flight_per_broker: dict[int, int] = {}
         self.in_flight_batches: dict[int, ProducerBatch] = {}
@@ -508,8 +512,10 @@ class Producer(Node):
                 size_bytes=self._batch_bytes(batch),
                 leader_epoch=-1,
                 producer_id=self.producer_id,
-                producer_epoch=0 if self.idempotent else -1,
-                base_sequence=batch.seq_start if self.idempotent else -1,
+                producer_epoch=self.producer_epoch if self.idempotent else -1,
+                base_sequence=(
+                    batch.seq_start - self.sequence_base[batch.partition] if self.idempotent else -1
+                ),
                 first_timestamp_ms=batch.first_create_ms,
                 max_timestamp_ms=batch.last_create_ms,
                 origin=self.name,
@@ -575,6 +581,12 @@ class Producer(Node):
             if batch_error is None:
                 self._record(batch, "acked", "", base_offset)
                 continue
+            if (
+                self.idempotent
+                and batch_error == "OUT_OF_ORDER_SEQUENCE_NUMBER"
+                and self.in_flight_per_partition[batch.partition] == 0
+            ):
+                self._bump_epoch(batch)
             if self._can_retry(batch, batch_error, now):
                 batch.backoff_until = now + self._backoff(batch.attempts)
                 self._reenqueue(batch)
@@ -585,9 +597,26 @@ class Producer(Node):
             self._refresh_metadata()
         self._run_sender()
 
+    def _bump_epoch(self, failed: ProducerBatch) -> None:
+        """KIP-360: the leader does not know our last sequences (its log lost them, e.g. after
+        an unclean election), so no retry can ever be in sequence. Bump the producer epoch and
+        restart every partition's sequence at its oldest unacknowledged record."""
+        self.producer_epoch += 1
+        for partition in range(self.num_partitions):
+            pending = [b.seq_start for b in self.deques[partition]]
+            pending += [
+                b.seq_start for b in self.in_flight_batches.values() if b.partition == partition
+            ]
+            if partition == failed.partition:
+                pending.append(failed.seq_start)
+            self.sequence_base[partition] = min(pending, default=self.next_seq[partition])
+        self._events(
+            (self.simenv.now, self.name, "producer_epoch_bump", f"epoch {self.producer_epoch}")
+        )
+
     def _can_retry(self, batch: ProducerBatch, error: str, now: float) -> bool:
         retriable = error in RETRIABLE or (
-            self.idempotent and error == "OUT_OF_ORDER_SEQUENCE_NUMBER"
+            self.idempotent and error in ("OUT_OF_ORDER_SEQUENCE_NUMBER", "INVALID_PRODUCER_EPOCH")
         )
         return (
             retriable
