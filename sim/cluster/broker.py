@@ -561,7 +561,9 @@ class Broker(Node):
             if not log_start <= fetch_offset <= log.log_end_offset:
                 failed = True
                 error = "OFFSET_OUT_OF_RANGE"
-                parts.append(FetchPartitionResponse(topic, partition, error, hw, log_start))
+                out_of_range = FetchPartitionResponse(topic, partition, error, hw, log_start)
+                out_of_range.leader_log_end_offset = log.log_end_offset
+                parts.append(out_of_range)
                 continue
             batches: list[RecordBatch] = []
             if budget > 0 and fetch_offset < max_offset:
@@ -785,6 +787,9 @@ class Broker(Node):
                 replica = self.partitions.get((part.topic, part.partition))
                 if replica is None or replica not in fetcher.partitions:
                     continue
+                if part.error == "OFFSET_OUT_OF_RANGE" and part.leader_log_end_offset >= 0:
+                    self._handle_out_of_range(replica, part)
+                    continue
                 if part.error is not None:
                     delay = float(self.config["replica.fetch.backoff.ms"])
                     fetcher.delayed[replica.name] = now + delay
@@ -802,6 +807,20 @@ class Broker(Node):
         if backoff:
             fetcher.backoff_until = now + float(self.config["replica.fetch.backoff.ms"])
         self._send_replica_fetch(fetcher)
+
+    def _handle_out_of_range(self, replica: Partition, part: FetchPartitionResponse) -> None:
+        """A follower's fetch offset is outside the leader's log (``fetchOffsetAndTruncate``):
+        past its end -> truncate to it (the unclean-leader case: "There is a potential for a
+        mismatch ... We don't fix this"); before its start -> start over at its log start."""
+        log = replica.log
+        where = f"{replica.name}@{self.name}"
+        if log.log_end_offset > part.leader_log_end_offset:
+            removed = log.truncate_to(part.leader_log_end_offset)
+            detail = f"to leader end {part.leader_log_end_offset} ({removed} records removed)"
+            self._events((self.simenv.now, where, "truncate", detail))
+        elif log.log_end_offset < part.log_start_offset:
+            log.truncate_fully_and_start_at(part.log_start_offset)
+            self._events((self.simenv.now, where, "truncate", f"start at {part.log_start_offset}"))
 
     def _truncate_on_divergence(self, replica: Partition, diverging: tuple[int, int]) -> None:
         """KIP-279 truncation: to min(leader's end offset, our end offset for that epoch)."""

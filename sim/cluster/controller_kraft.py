@@ -13,11 +13,13 @@ decision is a record appended to the log; everyone applies committed records to 
 does) and rebuilds from the committed log if it loses leadership.
 
 * **Broker liveness** (``BrokerHeartbeatManager``): brokers register (``RegisterBrokerRecord``,
-  fenced), heartbeat every ``broker.heartbeat.interval.ms`` with their applied metadata offset,
-  and are unfenced once caught up to their registration. A broker whose last heartbeat is older
-  than ``broker.session.timeout.ms`` is fenced (``FenceBrokerRecord``) and leaves every ISR, its
-  partitions re-elected by ``sim.kafka.election`` (``handleBrokerFenced``). A new active
-  controller gives every unfenced broker a fresh session.
+  fenced; a restarted broker is refused with DUPLICATE_BROKER_REGISTRATION while its previous
+  incarnation's session is still valid), heartbeat every ``broker.heartbeat.interval.ms`` with
+  their applied metadata offset, and are unfenced once caught up to their registration. A broker
+  whose last heartbeat is older than ``broker.session.timeout.ms`` is fenced
+  (``FenceBrokerRecord``) and leaves every ISR, its partitions re-elected by
+  ``sim.kafka.election`` (``handleBrokerFenced``). A new active controller gives every unfenced
+  broker a fresh session.
 * **AlterPartition** from partition leaders is validated and committed, and answered once the
   record is committed.
 * **Brokers** learn everything by fetching committed records (``MetadataFetch``, long poll).
@@ -385,6 +387,20 @@ class KRaftController(Node):
             self._not_controller(source, request)
             return
         body: BrokerRegistrationRequest = request.body
+        existing = self.image.brokers.get(body.broker_id)
+        last = self.last_contact.get(body.broker_id)
+        if (
+            existing is not None
+            and existing.incarnation != body.incarnation
+            and not existing.fenced
+            and last is not None
+            and self.simenv.now - last < self.session_timeout_ms
+        ):
+            # ClusterControlManager.registerBroker: the old incarnation's session is still
+            # valid, so a quickly restarted broker waits until it expires.
+            response = ControllerResponse("DUPLICATE_BROKER_REGISTRATION", None)
+            self.send_response(source, request, response, 64)
+            return
         offset = self._append(RegisterBrokerRecord(body.broker_id, body.incarnation))
         if offset is None:
             self._not_controller(source, request)

@@ -151,6 +151,9 @@ class KRaftBrokerClient:
         )
 
     def _on_registered(self, response: ControllerResponse | None, error: str | None) -> None:
+        if response is not None and response.error == "DUPLICATE_BROKER_REGISTRATION":
+            self.broker.after(self.heartbeat_interval_ms / 4, self._register)
+            return
         if response is None or response.error is not None:
             self._redirect(response.leader_hint if response else None)
             self.broker.after(self.retry_backoff_ms, self._register)

@@ -76,6 +76,9 @@ class FetchPartitionResponse:
     log_start_offset: int
     batches: list[RecordBatch] = field(default_factory=list)
     diverging_epoch: tuple[int, int] | None = None  # (epoch, end offset)
+    # With OFFSET_OUT_OF_RANGE to a follower: the leader's log end (Kafka's follower asks for it
+    # with ListOffsets in fetchOffsetAndTruncate; carried here to save the round trip).
+    leader_log_end_offset: int = -1
 
 
 @dataclass(slots=True)
