@@ -101,6 +101,9 @@ class Consumer(Node):
         self._metadata_stale = True
         self._next_auto_commit = math.inf
         self.stopped = False
+        self.end_ms = math.inf
+        self._resumed: Any = None
+        self._crashed_at = -math.inf
         self._rr_start = 0
         rec = simenv.recorder
         self._deliveries = rec.table("deliveries")
@@ -140,25 +143,64 @@ class Consumer(Node):
 
     # -- main loop --
     def run(self, end_ms: float) -> Generator[Any, Any, None]:
-        """The application thread: poll, process, commit, until ``end_ms``; then close()."""
+        """The application thread: poll, process, commit, until ``end_ms``; then close().
+
+        It ends when the process crashes (a restart starts a new one) and waits while paused."""
+        self.end_ms = end_ms
+        incarnation = self.incarnation
+
+        def gone() -> bool:
+            return self.incarnation != incarnation or not self.alive
+
         if self.spec.start_ms > self.simenv.now:
             yield self.simenv.timeout(self.spec.start_ms - self.simenv.now)
-        while self._metadata_stale and self.simenv.now < end_ms:
+        while self._metadata_stale and self.simenv.now < end_ms and not gone():
             yield from self._refresh_metadata()
+        if gone():
+            return
         yield from self._init_positions()
         if self.commit_mode == "auto":
             self._next_auto_commit = self.simenv.now + self.auto_commit_interval_ms
         while self.simenv.now < end_ms and not self.stopped:
+            yield from self._while_paused()
+            if gone():
+                return
             records = yield from self._poll(end_ms)
-            if not records:
+            if not records or gone():
                 continue
             if self.commit_mode == "before-processing":
                 yield from self._commit_sync("before-processing")
             yield from self._process(records)
+            yield from self._while_paused()
+            if gone():
+                return  # died while processing: nothing of this poll is committed
             if self.commit_mode == "after-processing":
                 yield from self._commit_sync("after-processing")
-        if self.commit_mode == "auto" and not self.stopped:
+        if self.commit_mode == "auto" and not self.stopped and not gone():
             yield from self._commit_sync("auto")  # close() commits synchronously
+
+    def _while_paused(self) -> Generator[Any, Any, None]:
+        while self.paused:
+            self._resumed = self.simenv.event()
+            yield self._resumed
+
+    def on_resume(self) -> None:
+        if self._resumed is not None and not self._resumed.triggered:
+            self._resumed.succeed()
+
+    def on_crash(self) -> None:
+        """Positions, buffers and fetches are gone; committed offsets stay on the broker."""
+        self._crashed_at = self.simenv.now
+        self.positions.clear()
+        for buffer in self.buffers.values():
+            buffer.clear()
+        self.fetching.clear()
+        self._data_event = None
+        self._metadata_stale = True
+        self._next_auto_commit = math.inf
+
+    def on_restart(self) -> None:
+        self.simenv.process(self.run(self.end_ms))
 
     def _refresh_metadata(self) -> Generator[Any, Any, None]:
         topics = sorted({tp[0] for tp in self.assignment})
@@ -320,10 +362,13 @@ class Consumer(Node):
             )
             start = end
         total_time = start - self.simenv.now
+        incarnation = self.incarnation
         if total_time > 0:
             yield self.simenv.timeout(total_time)
         for row in rows:
-            self._deliveries(row)
+            # A crash (or a pause) in the middle: only records finished before it were processed.
+            if self.incarnation == incarnation or row[0] <= self._crashed_at:
+                self._deliveries(row)
 
     # -- fetching --
     def _send_fetches(self) -> None:

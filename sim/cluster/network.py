@@ -506,6 +506,7 @@ class Node:
         if not self.paused:
             return
         self.paused = False
+        self.on_resume()
         backlog, self._backlog = self._backlog, []
         for fn, args in backlog:
             if self.paused or not self.alive:
@@ -518,6 +519,9 @@ class Node:
 
     def on_restart(self) -> None:
         """Subclasses start their process again here."""
+
+    def on_resume(self) -> None:
+        """Subclasses with a SimPy process wake it here."""
 
     # -- receiving --
     def deliver(self, source: str, message: Request | Response) -> None:

@@ -339,6 +339,34 @@ class Producer(Node):
         self._refresh_metadata()
         self._schedule_wake(max(self.simenv.now, self.workload.next_arrival()))
 
+    def on_crash(self) -> None:
+        """The application dies: every record it had handed to send() and not yet seen
+        acknowledged fails (its callbacks never ran)."""
+        lost = list(self.in_flight_batches.values())
+        for dq in self.deques:
+            lost.extend(dq)
+            dq.clear()
+        self.in_flight_batches.clear()
+        for batch in sorted(lost, key=lambda b: b.batch_id):
+            self._record(batch, "failed", "PRODUCER_CRASHED", -1)
+        self.in_flight_per_partition = [0] * self.num_partitions
+        self.in_flight_per_broker.clear()
+        self._wake_timer = None
+        self._wake_at = math.inf
+        self.metadata_ready = False
+        self._metadata_in_flight = False
+
+    def on_restart(self) -> None:
+        """A new producer instance: a new producer id (idempotence does not span restarts), and
+        the records that would have arrived while it was down were never sent."""
+        self.workload.take_until(self.simenv.now)
+        if self.idempotent:
+            self.producer_id += 1_000_000
+            self.producer_epoch = 0
+            self.sequence_base = list(self.next_seq)
+        self._events((self.simenv.now, self.name, "producer_restarted", f"id {self.producer_id}"))
+        self.start()
+
     def close(self) -> None:
         """KafkaProducer.close(): send everything still buffered without waiting for linger."""
         self.closing = True
