@@ -3,8 +3,12 @@
 Theory of operation
 -------------------
 ``build`` creates the network, one ``Broker`` per ``cluster.brokers``, the controller, and every
-producer and consumer instance (``<name>-<i>``). Consumers of one ``group`` share the partitions
-of their topics by Kafka's RangeAssignor (members sorted by name), statically.
+producer and consumer instance (``<name>-<i>``). The coordination layer is KRaft
+(``controller-<i>`` voters, ``KRaftBrokerClient`` per broker) or ZooKeeper (``zookeeper-<i>``
+servers sharing one ``ZkStore``, a ``ZkBrokerClient`` per broker hosting that broker's
+controller logic); ``final_state`` and ``active_controller_node`` work in both. Consumers of
+one ``group`` share the partitions of their topics by Kafka's RangeAssignor (members sorted by
+name), statically.
 
 A run has three phases (Maelstrom-style): the load phase (``duration``), the drain phase
 (``drain``: producers close and flush, consumers keep polling), and a short close phase in which
@@ -20,10 +24,12 @@ from typing import TYPE_CHECKING
 from sim.cluster.broker import Broker
 from sim.cluster.consumer import Consumer
 from sim.cluster.controller_kraft import KRaftController
+from sim.cluster.controller_zk import ZkStore, ZooKeeperNode
 from sim.cluster.faults import FaultInjector, Outages
 from sim.cluster.kraft_broker import KRaftBrokerClient
-from sim.cluster.network import Network
+from sim.cluster.network import Network, Node
 from sim.cluster.producer import Producer
+from sim.cluster.zk_broker import ZkBrokerClient, bootstrap_zookeeper
 from sim.kafka.assignors import range_assign
 from sim.kafka.election import PartitionState
 from sim.kafka.partitioner import consumer_offsets_partition
@@ -53,6 +59,8 @@ class Cluster:
     brokers: list[Broker] = field(default_factory=list)
     producers: list[Producer] = field(default_factory=list)
     consumers: list[Consumer] = field(default_factory=list)
+    zookeepers: list[ZooKeeperNode] = field(default_factory=list)
+    zk_store: ZkStore | None = None  # ZooKeeper mode: the ensemble's znode tree
     faults: FaultInjector | None = None
 
     @property
@@ -70,6 +78,8 @@ class Cluster:
     def start(self) -> None:
         for controller in self.controllers:
             controller.start()
+        if self.zk_store is not None:
+            self.zk_store.start()
         self.faults = FaultInjector(self)
         self.faults.schedule()
         for broker in self.brokers:
@@ -95,9 +105,31 @@ class Cluster:
 
     def final_state(self) -> dict[tuple[str, int], PartitionState]:
         """Every partition as the metadata says at the end: the active controller's image, or
-        (no active controller) the most advanced controller's."""
+        (no active controller) the most advanced controller's. ZooKeeper mode: the partition
+        state znodes."""
+        if self.zk_store is not None:
+            return self.zk_store.partition_states()
         best = max(self.controllers, key=lambda c: (c.raft.is_leader and c.alive, c.image.offset))
         return dict(best.image.partitions)
+
+    def active_controller_node(self) -> Node | None:
+        """The node acting as controller now: the KRaft Raft leader, or in ZooKeeper mode the
+        live broker holding ``/controller`` (the newest controller epoch if a zombie remains)."""
+        if self.zk_store is None:
+            for controller in self.controllers:
+                if controller.alive and controller.raft.is_leader:
+                    return controller
+            return None
+        active = [
+            b
+            for b in self.brokers
+            if b.alive
+            and isinstance(b.controller, ZkBrokerClient)
+            and b.controller.controller.active
+        ]
+        if not active:
+            return None
+        return max(active, key=lambda b: b.controller.controller.epoch)
 
     def final_read(self) -> None:
         recorder = self.simenv.recorder
@@ -144,25 +176,40 @@ class Cluster:
 
 
 def build(scenario: Scenario, simenv: SimEnv) -> Cluster:
-    if scenario.cluster.coordinator != "kraft":
-        raise NotImplementedError("cluster.coordinator: zookeeper is not implemented yet")
     network = Network(simenv, scenario.network)
     outages = Outages()
     cluster = Cluster(scenario, simenv, network, outages)
-    for controller_id in range(scenario.cluster.controllers):
-        cluster.controllers.append(
-            KRaftController(
-                controller_id, simenv, network, scenario.cluster, scenario.topics, outages
+    zookeeper = scenario.cluster.coordinator == "zookeeper"
+    if zookeeper:
+        session_timeout = float(scenario.cluster.config["zookeeper.session.timeout.ms"])
+        cluster.zk_store = ZkStore(simenv, session_timeout)
+        for index in range(scenario.cluster.controllers):
+            cluster.zookeepers.append(ZooKeeperNode(index, simenv, network, cluster.zk_store))
+    else:
+        for controller_id in range(scenario.cluster.controllers):
+            cluster.controllers.append(
+                KRaftController(
+                    controller_id, simenv, network, scenario.cluster, scenario.topics, outages
+                )
             )
-        )
+    zk_clients: list[ZkBrokerClient] = []
     for broker_id in range(scenario.cluster.brokers):
         broker = Broker(broker_id, simenv, network, scenario.cluster, None, outages)
-        broker.controller = KRaftBrokerClient(broker, scenario.cluster, scenario.topics)
+        if zookeeper:
+            client = ZkBrokerClient(
+                broker, scenario.cluster, scenario.topics, outages, len(cluster.zookeepers)
+            )
+            zk_clients.append(client)
+            broker.controller = client
+        else:
+            broker.controller = KRaftBrokerClient(broker, scenario.cluster, scenario.topics)
         for topic in scenario.topics:
             for p, replicas in enumerate(topic.assignment):
                 if broker_id in replicas:
                     broker.create_partition(topic, p, list(replicas))
         cluster.brokers.append(broker)
+    if cluster.zk_store is not None:
+        bootstrap_zookeeper(cluster.zk_store, zk_clients, scenario.topics)
     broker_names = [b.name for b in cluster.brokers]
 
     def bootstrap(index: int) -> list[str]:

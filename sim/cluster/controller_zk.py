@@ -17,8 +17,9 @@ A request carries a session id and a list of *transactions*; each transaction is
 ``children`` may leave a one-shot watch (``get`` on a missing node is an ``exists`` watch). When
 a watched node is created, deleted or changed (or a child of a child-watched node comes or
 goes) the watch fires: the session's current server sends a ``ZkWatch`` notification to the
-client over the network. If that server is down, the notification waits until the session
-reattaches to another server (ZooKeeper's ``SetWatches`` replay).
+client over the network. If that server is down or cut off from the client, the notification
+waits until the session's next request reaches a server (ZooKeeper's ``SetWatches`` replay on
+reconnect); clients also re-read what they watch after a reconnect.
 
 **Sessions** (``SessionTrackerImpl``/``ExpiryQueue``). Every request that reaches a server with a
 quorum refreshes the session; a session expires at the first tick boundary (``tickTime`` =
@@ -93,6 +94,7 @@ TICK_MS = 3000.0  # ZooKeeper tickTime default: sessions expire on tick boundari
 RELOAD_BASE_MS = 200.0  # a new controller's state reload: fixed part ...
 RELOAD_PER_PARTITION_MS = 1.0  # ... plus this per partition
 ZK_BYTES = 64
+CHANNEL_RETRY_MS = 100.0  # the controller's resend backoff towards one broker
 
 CONNECTION_LOSS = "CONNECTION_LOSS"
 SESSION_EXPIRED = "SESSION_EXPIRED"
@@ -206,9 +208,7 @@ class Session:
 class ZkStore:
     """The znode tree, sessions and watches every ZooKeeper server agrees on."""
 
-    def __init__(
-        self, simenv: SimEnv, session_timeout_ms: float, tick_ms: float = TICK_MS
-    ) -> None:
+    def __init__(self, simenv: SimEnv, session_timeout_ms: float, tick_ms: float = TICK_MS) -> None:
         self.simenv = simenv
         self.session_timeout_ms = session_timeout_ms
         self.tick_ms = tick_ms
@@ -291,8 +291,8 @@ class ZkStore:
         if session is None:
             return None
         session.last_heard = self.simenv.now
-        if session.server is not server:
-            session.server = server
+        session.server = server
+        if session.pending and server.can_reach(session.owner):
             pending, session.pending = session.pending, []
             for event in pending:
                 server.notify(session.owner, event)
@@ -311,8 +311,9 @@ class ZkStore:
         session = self.sessions.get(session_id)
         if session is None:
             return
-        if session.server.alive and not session.server.paused:
-            session.server.notify(session.owner, event)
+        server = session.server
+        if server.alive and not server.paused and server.can_reach(session.owner):
+            server.notify(session.owner, event)
         else:
             session.pending.append(event)
 
@@ -358,10 +359,10 @@ class ZkStore:
         if kind == "get":
             if op.watch:
                 self.watch(path, session_id)
-            node = self.nodes.get(path)
-            if node is None:
+            found = self.nodes.get(path)
+            if found is None:
                 return ZkOpResult(exists=False)
-            return ZkOpResult(node.data, node.version, node.czxid)
+            return ZkOpResult(found.data, found.version, found.czxid)
         if kind == "children":
             if op.watch:
                 self.watch(path, session_id, children=True)
@@ -393,9 +394,7 @@ class ZooKeeperNode(Node):
             return False
         reachable = 0
         for peer in self.store.servers:
-            if peer is self:
-                reachable += 1
-            elif (
+            if peer is self or (
                 peer.alive
                 and not peer.paused
                 and not self.network.link(self.name, peer.name).blocked
@@ -403,6 +402,10 @@ class ZooKeeperNode(Node):
             ):
                 reachable += 1
         return 2 * reachable > len(self.store.servers)
+
+    def can_reach(self, client: str) -> bool:
+        """Whether the connection to ``client`` is up (else a notification waits for it)."""
+        return not self.network.link(self.name, client).blocked
 
     def notify(self, client: str, event: WatchedEvent) -> None:
         self.send_request(client, "ZkWatch", event, ZK_BYTES, None, None)
@@ -500,6 +503,8 @@ class ZkController:
         self.generation = 0  # +1 at every (de)activation: stale callbacks are ignored
         self._queue: deque[Callable[[Callable[[], None]], None]] = deque()
         self._busy = False
+        self._channels: dict[int, deque[tuple[str, Any, int]]] = {}
+        self._in_flight: set[int] = set()
         recorder = broker.simenv.recorder
         self._controller_rows = recorder.table("controller_elections")
         self._election_rows = recorder.table("elections")
@@ -526,6 +531,7 @@ class ZkController:
         self.generation += 1
         self._queue.clear()
         self._busy = False
+        self._drop_channels()
         self._events((self.now, self.broker.name, "controller_elected", f"epoch {epoch}"))
         self._enqueue(self._failover)
 
@@ -536,6 +542,7 @@ class ZkController:
         self.generation += 1
         self._queue.clear()
         self._busy = False
+        self._drop_channels()
         if self.outages.active_controller == self.broker_id:
             self.outages.active_controller = None
         self._events((self.now, self.broker.name, "controller_resigned", reason))
@@ -546,6 +553,7 @@ class ZkController:
         self.generation += 1
         self._queue.clear()
         self._busy = False
+        self._drop_channels()
 
     # -- the event queue --
     def _enqueue(self, event: Callable[[Callable[[], None]], None]) -> None:
@@ -606,7 +614,9 @@ class ZkController:
         previous = self.outages.previous_active_controller
         if previous is not None and previous != self.broker_id:
             start = self.outages.lost_at(f"broker-{previous}", now)
-            self._controller_rows((now, start, now, previous, self.broker_id, self.epoch, "zookeeper"))
+            self._controller_rows(
+                (now, start, now, previous, self.broker_id, self.epoch, "zookeeper")
+            )
         self.outages.active_controller = self.broker_id
         self.outages.previous_active_controller = self.broker_id
         self._events((now, self.broker.name, "active_controller", f"epoch {self.epoch}"))
@@ -635,6 +645,7 @@ class ZkController:
             dead = (set(self.live) - set(current)) | bounced
             new = (set(current) - set(self.live)) | bounced
             self.live = current
+            self._drop_channels(dead)
             self._on_broker_failure(dead, lambda: self._on_broker_startup(new, done))
 
         self._zk([[ZkOp("children", BROKER_IDS_PATH, watch=True)]], read)
@@ -740,7 +751,9 @@ class ZkController:
             else:
                 current = self.partitions[key]
                 self._answer(
-                    source, request, ZkAlterPartitionResponse(election.INVALID_UPDATE_VERSION, current)
+                    source,
+                    request,
+                    ZkAlterPartitionResponse(election.INVALID_UPDATE_VERSION, current),
                 )
             done()
 
@@ -832,19 +845,49 @@ class ZkController:
             self._send(b, "UpdateMetadata", body, len(partitions))
 
     def _send(self, broker_id: int, api: str, body: Any, partitions: int) -> None:
+        """Queue a request on the channel to ``broker_id`` (``ControllerChannelManager``: one
+        request in flight per broker, in order, the head retried until answered or the broker
+        is gone)."""
+        queue = self._channels.setdefault(broker_id, deque())
+        queue.append((api, body, 64 + 32 * partitions))
+        if broker_id not in self._in_flight:
+            self._send_next(broker_id, queue, self.generation)
+
+    def _send_next(
+        self, broker_id: int, queue: deque[tuple[str, Any, int]], generation: int
+    ) -> None:
+        if generation != self.generation or self._channels.get(broker_id) is not queue:
+            return
+        if not queue:
+            self._in_flight.discard(broker_id)
+            return
+        self._in_flight.add(broker_id)
+        api, body, size = queue[0]
+
+        def done(response: Any, error: str | None) -> None:
+            if generation != self.generation or self._channels.get(broker_id) is not queue:
+                return
+            if response is None:
+                self.broker.after(CHANNEL_RETRY_MS, self._send_next, broker_id, queue, generation)
+                return
+            queue.popleft()
+            self._send_next(broker_id, queue, generation)
+
         self.broker.send_request(
             f"broker-{broker_id}",
             api,
             body,
-            64 + 32 * partitions,
+            size,
             float(self.cluster.config.get("request.timeout.ms", 30000)),
-            _ignore,
+            done,
             connection=CONTROLLER_CONNECTION,
         )
 
-
-def _ignore(response: Any, error: str | None) -> None:
-    """Controller requests are fire-and-forget here (Kafka logs the responses)."""
+    def _drop_channels(self, brokers: set[int] | None = None) -> None:
+        """Forget queued requests (all on resignation, or those of dead brokers)."""
+        for b in sorted(self._channels) if brokers is None else sorted(brokers):
+            self._channels.pop(b, None)
+            self._in_flight.discard(b)
 
 
 def _ids(brokers: set[int]) -> str:

@@ -259,10 +259,7 @@ class FaultInjector:
                 return None
             return nodes[f"broker-{state.leader}"]
         if target == "active-controller":
-            for controller in self.cluster.controllers:
-                if controller.alive and controller.raft.is_leader:
-                    return controller
-            return None
+            return self.cluster.active_controller_node()
         if target == "random-broker":
             brokers = sorted(n for n in nodes if n.startswith("broker-"))
             return nodes[brokers[int(self.rng.integers(len(brokers)))]]

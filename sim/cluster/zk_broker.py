@@ -9,6 +9,8 @@ Theory of operation (kafka-semantics §3.1; ``ZooKeeperClient``, ``KafkaZkClient
   within that interval, connection reset, or ``CONNECTION_LOSS`` from a server without a quorum)
   moves the client to the next server and pings again shortly. Other ZK requests are retried on
   the next server the same way, until answered (Kafka's ``retryRequestsUntilConnected``).
+  After such a reconnect the broker reads ``/controller`` (and, as controller, ``/brokers/ids``)
+  again, as ZooKeeper's watch replay would make it.
   ``SESSION_EXPIRED`` ends the session: if this broker was controller it resigns; it opens a new
   session, registers ``/brokers/ids/<id>`` again (retrying every second while the old session's
   znode still exists) and then joins the controller race.
@@ -105,6 +107,7 @@ class ZkBrokerClient:
         self.server_index = broker.broker_id % zk_servers
         self.session_id = 0
         self.registered = True
+        self._resync = False
         self.cache: dict[TopicPartition, PartitionState] = {}
         for topic in topics:
             for p, replicas in enumerate(topic.assignment):
@@ -182,6 +185,7 @@ class ZkBrokerClient:
                 return
             if response is None or response.error == CONNECTION_LOSS:
                 self._next_server()
+                self._resync = True
                 self.broker.after(RECONNECT_BACKOFF_MS, self._retry, sid, txns, callback)
                 return
             if response.error == SESSION_EXPIRED:
@@ -215,8 +219,12 @@ class ZkBrokerClient:
                     self._on_session_expired()
             elif response is None or response.error is not None:
                 self._next_server()
+                self._resync = True
                 self.broker.after(RECONNECT_BACKOFF_MS, self._ping)
                 return
+            elif self._resync:
+                self._resync = False
+                self._reread_watches()
             self.broker.after(self.ping_interval_ms, self._ping)
 
         self.broker.send_request(
@@ -227,6 +235,13 @@ class ZkBrokerClient:
             self.ping_interval_ms,
             done,
         )
+
+    def _reread_watches(self) -> None:
+        """After a reconnect: read what this broker watches again, in case a notification was
+        lost with the old connection."""
+        if self.registered:
+            self.elect()
+        self.controller.on_brokers_changed()
 
     def _on_session_expired(self) -> None:
         if self.session_id == 0:
@@ -255,7 +270,12 @@ class ZkBrokerClient:
             self._register()
 
         self.broker.send_request(
-            self._server(), "Zk", ZkRequest(0, [[ZkOp("connect")]]), ZK_BYTES, self.zk_timeout_ms, done
+            self._server(),
+            "Zk",
+            ZkRequest(0, [[ZkOp("connect")]]),
+            ZK_BYTES,
+            self.zk_timeout_ms,
+            done,
         )
 
     def _register(self) -> None:
@@ -348,9 +368,7 @@ class ZkBrokerClient:
 
     def handle_update_metadata(self, source: str, request: Request) -> None:
         body: UpdateMetadataRequest = request.body
-        if not self._accept_controller(
-            body.controller_id, body.controller_epoch, "UpdateMetadata"
-        ):
+        if not self._accept_controller(body.controller_id, body.controller_epoch, "UpdateMetadata"):
             self.broker.send_response(
                 source, request, ControllerResponse(STALE_CONTROLLER_EPOCH), REQUEST_BYTES
             )
@@ -459,7 +477,9 @@ class ZkBrokerClient:
             self.alter_partition(self.broker, proposal)
 
 
-def bootstrap_zookeeper(store: ZkStore, clients: list[ZkBrokerClient], topics: list[TopicSpec]) -> None:
+def bootstrap_zookeeper(
+    store: ZkStore, clients: list[ZkBrokerClient], topics: list[TopicSpec]
+) -> None:
     """Time 0 (a formed cluster): every broker has a session and ``/brokers/ids/<id>``, every
     broker watches ``/controller``, partition states exist, and broker-0 is the controller with
     controller epoch 1 and the state loaded (the first election is not a failover)."""
