@@ -47,3 +47,25 @@ def test_acks_all_writes_survive_the_zombie_leader() -> None:
     s = summary_of("acks1-loss")
     assert s["lost_acked_records.ACKS1"] > 0
     assert s["lost_acked_records.ACKSALL"] == 0
+
+
+def test_zookeeper_takes_about_the_zookeeper_session_timeout_to_elect() -> None:
+    kraft = summary_of("kraft-vs-zookeeper-kraft")
+    zookeeper = summary_of("kraft-vs-zookeeper-zookeeper")
+    # KRaft: broker.session.timeout.ms (9 s) after the last heartbeat.
+    assert 5000 <= kraft["max_election_ms"] <= 9100
+    # ZooKeeper: zookeeper.session.timeout.ms (18 s) after the last ping, on a 3 s tick.
+    assert 11000 <= zookeeper["max_election_ms"] <= 22000
+    assert kraft["lost_acked_records"] == zookeeper["lost_acked_records"] == 0
+
+
+def test_controller_failover_in_both_modes_leaves_partition_leaders_alone() -> None:
+    kraft = summary_of("controller-failover")
+    zookeeper = summary_of("controller-failover-zookeeper")
+    assert kraft["controller_failovers"] == zookeeper["controller_failovers"] == 1
+    assert kraft["max_controller_failover_ms"] < 4000  # Raft: fetch timeout + a vote
+    assert 11000 <= zookeeper["max_controller_failover_ms"] <= 23000  # session + reload
+    for s in (kraft, zookeeper):
+        assert s["elections"] == 0
+        assert s["lost_acked_records"] == 0
+        assert s["produce_latency_p99_ms"] < 100  # leaders kept serving acks=all writes

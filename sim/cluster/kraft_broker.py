@@ -12,6 +12,8 @@ Theory of operation (kafka-semantics §3.2, ``BrokerLifecycleManager``, ``Broker
 * ISR changes go to the controller as AlterPartition requests; the answer comes once committed.
 * Clients' Metadata requests are answered from this broker's image, so a broker cut off from
   the controller keeps serving its old view (the zombie leader of §3.2.8).
+* Like Kafka's ``BrokerToControllerChannelManager``, heartbeats, AlterPartition and the
+  metadata fetch travel on separate channels, so none waits behind another's long poll.
 * It finds the active controller by the hints in ``NOT_CONTROLLER`` answers, else by trying
   the voters in turn.
 """
@@ -105,7 +107,13 @@ class KRaftBrokerClient:
             broker.on_alter_partition_response(proposal, response.error, isr, epoch)
 
         broker.send_request(
-            self._controller(), "AlterPartition", body, REQUEST_BYTES, self.request_timeout_ms, done
+            self._controller(),
+            "AlterPartition",
+            body,
+            REQUEST_BYTES,
+            self.request_timeout_ms,
+            done,
+            connection="alter-partition",
         )
 
     def _retry_alter(self, proposal: IsrProposal) -> None:
@@ -148,6 +156,7 @@ class KRaftBrokerClient:
             REQUEST_BYTES,
             self.request_timeout_ms,
             self._on_registered,
+            connection="heartbeat",
         )
 
     def _on_registered(self, response: ControllerResponse | None, error: str | None) -> None:
@@ -178,6 +187,7 @@ class KRaftBrokerClient:
             REQUEST_BYTES,
             self.request_timeout_ms,
             self._on_heartbeat,
+            connection="heartbeat",
         )
         self.broker.after(self.heartbeat_interval_ms, self._heartbeat)
 
@@ -211,6 +221,7 @@ class KRaftBrokerClient:
             REQUEST_BYTES,
             self.request_timeout_ms,
             self._on_heartbeat,
+            connection="heartbeat",
         )
 
     # -- the metadata log --
@@ -223,6 +234,7 @@ class KRaftBrokerClient:
             REQUEST_BYTES,
             self.request_timeout_ms + 500.0,
             self._on_fetch,
+            connection="metadata",
         )
 
     def _on_fetch(self, response: MetadataFetchResponse | None, error: str | None) -> None:
