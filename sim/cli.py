@@ -78,7 +78,7 @@ def _fmt(value: Any, unit: str = "") -> str:
 
 def _line(label: str, items: list[tuple[str, Any, str]], summary: dict[str, Any]) -> str:
     parts = [f"{name} {_fmt(summary.get(key), unit)}" for name, key, unit in items]
-    return f"{label:<12}" + "  ".join(parts)
+    return f"{label:<13}" + "  ".join(parts)
 
 
 def format_summary(result: Any) -> str:
@@ -133,19 +133,28 @@ def format_summary(result: Any) -> str:
             ],
             s,
         ),
+        _line(
+            "availability",
+            [
+                ("longest produce stall", "max_produce_unavailability_ms", ms),
+                ("controller failovers", "controller_failovers", ""),
+                ("longest", "max_controller_failover_ms", ms),
+            ],
+            s,
+        ),
     ]
     errors = sorted(
         (k.split(".", 1)[1], v) for k, v in s.items() if k.startswith("produce_errors.") and v
     )
     if errors:
-        lines.append(f"{'produce err':<12}" + "  ".join(f"{k} {_fmt(v)}" for k, v in errors))
-    lines.append(f"{'verdict':<12}" + ("OK" if result.verdict.ok else "ANOMALIES"))
+        lines.append(f"{'produce err':<13}" + "  ".join(f"{k} {_fmt(v)}" for k, v in errors))
+    lines.append(f"{'verdict':<13}" + ("OK" if result.verdict.ok else "ANOMALIES"))
     for e in result.expectations:
         mark = "ok  " if e["ok"] else "FAIL"
         expected, actual = _fmt(e["expected"]), _fmt(e["actual"])
         lines.append(f"  expect {mark} {e['key']} {e['op']} {expected} (actual {actual})")
     if result.path is not None:
-        lines.append(f"{'results':<12}{result.path}")
+        lines.append(f"{'results':<13}{result.path}")
     return "\n".join(lines)
 
 

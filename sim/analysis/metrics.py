@@ -16,6 +16,7 @@ Keys (`METRIC_KEYS`, the SUMMARY_KEYS list of contract C) and their sources:
   functions; the lag is evaluated at every change point of either, from the group's first commit
   of that partition on (pandas merge_asof). When no commit gauge exists at all, the client view
   HW − position (entity 'consumer/T-P' metric position) is used instead.
+- max_produce_unavailability_ms: `produce_unavailability` (table produce).
 - produce_latency_p50_ms / _p99_ms: per acknowledged record, produce.time_ms − its create time;
   e2e_latency_p50_ms / _p99_ms: per delivered record, its processing completion − create time.
   Kafka batches carry only the first and max CreateTime, so the create time of record i of n is
@@ -74,6 +75,7 @@ METRIC_KEYS: tuple[str, ...] = (
     "controller_failovers",
     "max_controller_failover_ms",
     "max_consumer_lag",
+    "max_produce_unavailability_ms",
     "produce_latency_p50_ms",
     "produce_latency_p99_ms",
     "e2e_latency_p50_ms",
@@ -249,6 +251,21 @@ def _num(x: Any) -> float:
     return float(x)
 
 
+def produce_unavailability(produce: pd.DataFrame) -> float:
+    """Longest time a partition had records waiting while no produce request to it succeeded,
+    as producers saw it: for each acknowledged batch, from the later of its first record's
+    creation and the previous acknowledgement on the same partition, to its own
+    acknowledgement. 0.0 without acknowledged batches."""
+    acked = produce.loc[(produce["outcome"] == "acked").to_numpy(dtype=bool)]
+    if acked.empty:
+        return 0.0
+    acked = acked.sort_values(["topic", "partition", "time_ms"], kind="stable")
+    previous = acked.groupby(["topic", "partition"], sort=False)["time_ms"].shift(1)
+    start = np.fmax(previous.to_numpy(dtype=np.float64), acked["first_create_ms"].to_numpy())
+    gaps = acked["time_ms"].to_numpy(dtype=np.float64) - start
+    return float(np.nanmax(np.maximum(gaps, 0.0)))
+
+
 def _durations(start: pd.Series, end: pd.Series) -> FloatArray:
     d = (end - start).to_numpy(dtype=np.float64)
     return d[~np.isnan(d)]
@@ -281,6 +298,8 @@ def summarize(frames: Mapping[str, pd.DataFrame], verdict: Verdict | None = None
     cdur = _durations(ce["start_ms"], ce["end_ms"])
     out["controller_failovers"] = len(ce)
     out["max_controller_failover_ms"] = _num(cdur.max()) if len(cdur) else 0.0
+
+    out["max_produce_unavailability_ms"] = produce_unavailability(produce)
 
     lag = consumer_lag(t)
     out["max_consumer_lag"] = _num(lag["lag"].max()) if len(lag) else None

@@ -30,9 +30,8 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sim.cluster.controller_static import StaticController
 from sim.cluster.messages import (
     CONSUMER_REPLICA_ID,
     EARLIEST_TIMESTAMP,
@@ -50,6 +49,7 @@ from sim.cluster.messages import (
     OffsetCommitResponse,
     OffsetFetchRequest,
     OffsetFetchResponse,
+    PartitionMetadata,
     ProducePartitionResponse,
     ProduceRequest,
     ProduceResponse,
@@ -64,6 +64,16 @@ if TYPE_CHECKING:
     from sim.scenario import ClusterSpec, TopicSpec
 
 TopicPartition = tuple[str, int]
+
+
+class ControllerClient(Protocol):
+    """What a broker needs from its coordinator link (KRaft or ZooKeeper mode)."""
+
+    def start(self) -> None: ...
+    def restart(self, unclean: bool) -> None: ...
+    def live_brokers(self) -> list[int]: ...
+    def metadata_for(self, topics: list[str]) -> list[PartitionMetadata]: ...
+    def alter_partition(self, broker: Broker, proposal: IsrProposal) -> None: ...
 
 
 class DelayedProduce:
@@ -117,14 +127,15 @@ class Broker(Node):
         simenv: SimEnv,
         network: Network,
         cluster: ClusterSpec,
-        controller: Any,
+        controller: ControllerClient | None,
         outages: Outages,
     ) -> None:
         super().__init__(f"broker-{broker_id}", simenv, network)
         self.broker_id = broker_id
         self.cluster = cluster
         self.config = cluster.config
-        self.controller = controller
+        # The broker's link to the coordinator (KRaftBrokerClient, ZkBrokerClient), set by build.
+        self.controller: ControllerClient = controller  # type: ignore[assignment]
         handling = cluster.request_handling
         self._per_request_ms = handling.per_request_ms
         self._per_byte_ms = handling.per_byte_ms
@@ -189,9 +200,7 @@ class Broker(Node):
     def start(self) -> None:
         """Start the background tasks (after leaders are in place)."""
         self._start_tasks()
-        start_client = getattr(self.controller, "start", None)
-        if start_client is not None and not isinstance(self.controller, StaticController):
-            start_client()
+        self.controller.start()
         self._events((self.simenv.now, self.name, "broker_started", ""))
 
     def _start_tasks(self) -> None:
@@ -229,11 +238,7 @@ class Broker(Node):
         self.outages.node_back(self.name)
         self._start_tasks()
         self._events((self.simenv.now, self.name, "broker_restarted", ""))
-        restart_client = getattr(self.controller, "restart", None)
-        if restart_client is not None and not isinstance(self.controller, StaticController):
-            restart_client(self._unclean_shutdown)
-        else:
-            self.controller.restart_broker(self)
+        self.controller.restart(self._unclean_shutdown)
         self._unclean_shutdown = False
 
     def power_loss(self) -> None:

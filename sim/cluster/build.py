@@ -42,6 +42,12 @@ CLOSE_GRACE_MS = 5000.0  # time clients get to finish close() after the drain ph
 OFFSETS_TOPIC_PARTITIONS = 50  # offsets.topic.num.partitions
 
 
+def _controller_epoch(broker: Broker) -> int:
+    client = broker.controller
+    assert isinstance(client, ZkBrokerClient)
+    return client.controller.epoch
+
+
 def group_coordinator(group: str, brokers: int) -> int:
     """Leader of ``__consumer_offsets`` partition ``abs(hashCode(group)) % 50`` under Kafka's
     default assignment (start index 0): partition p is led by broker ``p % brokers``.
@@ -129,7 +135,7 @@ class Cluster:
         ]
         if not active:
             return None
-        return max(active, key=lambda b: b.controller.controller.epoch)
+        return max(active, key=_controller_epoch)
 
     def final_read(self) -> None:
         recorder = self.simenv.recorder

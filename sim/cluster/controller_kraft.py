@@ -172,6 +172,11 @@ class KRaftController(Node):
         self.image = MetadataImage()
         self._rebuild_image()
         self.session_timeout_ms = float(cfg["broker.session.timeout.ms"])
+        self.rebalance_interval_ms: float | None = (
+            float(cfg["leader.imbalance.check.interval.seconds"]) * 1000.0
+            if cfg["auto.leader.rebalance.enable"]
+            else None
+        )
         self.last_contact: dict[int, float] = {}
         self.was_leader = False
         self._raft_timer: Timer | None = None
@@ -301,6 +306,8 @@ class KRaftController(Node):
         # A new active controller gives every unfenced broker a fresh session.
         self.last_contact = {b: now for b in self.image.live_brokers()}
         self._schedule_fence_check()
+        if self.rebalance_interval_ms is not None:
+            self.after(self.rebalance_interval_ms, self._rebalance_leaders, self.raft.epoch)
 
     def _rebuild_image(self) -> None:
         self.image = MetadataImage()
@@ -449,6 +456,20 @@ class KRaftController(Node):
             change = election.controlled_shutdown(state, broker_id, usable, self.policies[key[0]])
             self._append_change(change, f"broker {broker_id} controlled shutdown")
         return not any(s.leader == broker_id for s in self.image.partitions.values())
+
+    def _rebalance_leaders(self, epoch: int) -> None:
+        """auto.leader.rebalance.enable: move leadership back to each partition's preferred
+        replica when it is usable and in the ISR (``maybeBalancePartitionLeaders``; KRaft
+        ignores leader.imbalance.per.broker.percentage)."""
+        interval = self.rebalance_interval_ms
+        if not self.raft.is_leader or self.raft.epoch != epoch or interval is None:
+            return
+        usable = self.image.usable()
+        for key in sorted(self.image.partitions):
+            state = self.image.partitions[key]
+            change = election.preferred_leader_election(state, usable, self.policies[key[0]])
+            self._append_change(change, "preferred leader election")
+        self.after(interval, self._rebalance_leaders, epoch)
 
     def _unfence(self, broker_id: int) -> None:
         self._append(UnfenceBrokerRecord(broker_id))

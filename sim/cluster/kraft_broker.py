@@ -66,7 +66,7 @@ class KRaftBrokerClient:
         self.want_shutdown = False
         self.unclean_shutdown = False
 
-    # -- the Broker-facing interface (same as StaticController's) --
+    # -- the Broker-facing interface (broker.ControllerClient) --
     def live_brokers(self) -> list[int]:
         return self.image.live_brokers()
 

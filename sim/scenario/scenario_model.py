@@ -61,6 +61,7 @@ SUMMARY_KEYS: tuple[str, ...] = (
     "controller_failovers",
     "max_controller_failover_ms",
     "max_consumer_lag",
+    "max_produce_unavailability_ms",
     "produce_latency_p50_ms",
     "produce_latency_p99_ms",
     "e2e_latency_p50_ms",

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,25 +19,11 @@ from sim.analysis.metrics import (
 )
 from sim.analysis.recorder import Recorder
 
-CONTRACTS = Path("/work/contracts.md")
-
-
-def test_metric_keys_equal_contract_c_list() -> None:
-    if not CONTRACTS.exists():
-        pytest.skip("contracts.md not available")
-    text = " ".join(CONTRACTS.read_text().split())
-    m = re.search(r"Summary keys \(SUMMARY_KEYS\): (.*?)\(\+", text)
-    assert m is not None
-    keys = tuple(k.strip() for k in m.group(1).split(",") if k.strip())
-    assert keys == METRIC_KEYS
-
 
 def test_metric_keys_equal_scenario_summary_keys() -> None:
-    scenario = pytest.importorskip("sim.scenario")
-    keys = getattr(scenario, "SUMMARY_KEYS", None)
-    if keys is None:
-        pytest.skip("sim.scenario.SUMMARY_KEYS not defined yet")
-    assert tuple(keys) == METRIC_KEYS
+    from sim.scenario import SUMMARY_KEYS
+
+    assert tuple(SUMMARY_KEYS) == METRIC_KEYS
 
 
 def test_empty_run_gives_zero_counts_and_undefined_latencies() -> None:
@@ -227,12 +211,3 @@ def test_vectorised_latencies_match_a_loop(batches: list[tuple[int, float, float
             expected.append(done - create)
     lat, _ = produce_latencies(rec.frames()["produce"])
     np.testing.assert_allclose(lat, expected, rtol=1e-12, atol=1e-9)
-
-
-def test_metric_keys_are_the_scenario_summary_keys() -> None:
-    # analysis and scenario must not import each other (DESIGN.md), so the list lives twice;
-    # this keeps the two copies identical, in order.
-    from sim.analysis.metrics import METRIC_KEYS
-    from sim.scenario import SUMMARY_KEYS
-
-    assert METRIC_KEYS == SUMMARY_KEYS
