@@ -154,9 +154,60 @@ def plot_isr_size(frames: Frames, ax: Axes | None = None) -> Axes:
     return ax
 
 
+_KIND_COLORS = {
+    "clean": "tab:blue",
+    "unclean": "tab:red",
+    "elr": "tab:green",
+    "last_known_leader": "tab:red",
+    "controlled": "tab:gray",
+    "preferred": "tab:gray",
+}
+
+
+def plot_elections(frames: Frames, ax: Axes | None = None) -> Axes:
+    """One row per partition: the time it had no usable leader (from the loss of the old leader
+    to the election), coloured by the kind of election that ended it; faults as vertical lines."""
+    ax = _axes(ax)
+    ax.set_title("partition leader elections (time without a usable leader)")
+    ax.set_xlabel("time (ms)")
+    elections = frames.get("elections")
+    if elections is None or len(elections) == 0:
+        return _no_data(ax, "elections")
+    pairs = zip(elections["topic"], elections["partition"], strict=True)
+    names = sorted({f"{t}-{p}" for t, p in pairs})
+    rows = {name: i for i, name in enumerate(names)}
+    seen: set[str] = set()
+    starts = elections["start_ms"].to_numpy(dtype=float)
+    ends = elections["end_ms"].to_numpy(dtype=float)
+    kinds = elections["kind"].astype(str).tolist()
+    moves = [
+        f"{o}->{n}" for o, n in zip(elections["old_leader"], elections["new_leader"], strict=True)
+    ]
+    keys = [f"{t}-{p}" for t, p in zip(elections["topic"], elections["partition"], strict=True)]
+    for start, end, kind, move, key in zip(starts, ends, kinds, moves, keys, strict=True):
+        y = rows[key]
+        label = None if kind in seen else kind
+        seen.add(kind)
+        color = _KIND_COLORS.get(kind, "tab:purple")
+        ax.broken_barh([(start, max(end - start, 1.0))], (y - 0.35, 0.7), color=color, label=label)
+        ax.annotate(
+            move, (end, y), xytext=(3, 0), textcoords="offset points", va="center", fontsize=7
+        )
+    events = frames.get("events")
+    if events is not None and len(events):
+        faults = events.loc[events["kind"].str.startswith("fault:")]
+        for t in faults["time_ms"].to_numpy(dtype=float):
+            ax.axvline(t, color="black", alpha=0.25, linewidth=0.8)
+    ax.set_yticks(range(len(names)), names)
+    ax.grid(True, axis="x", alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    return ax
+
+
 PLOTS: dict[str, Callable[..., Axes]] = {
     "produce_latency_cdf": plot_produce_latency_cdf,
     "hw_leo": plot_hw_leo,
     "consumer_lag": plot_consumer_lag,
     "isr_size": plot_isr_size,
+    "elections": plot_elections,
 }

@@ -502,19 +502,23 @@ class Producer(Node):
 
     def _drain(self, now: float) -> None:
         num = self.num_partitions
+        deques, leaders = self.deques, self.leaders
+        in_flight, max_in_flight = self.in_flight_per_broker, self.max_in_flight
         while True:
             by_broker: dict[int, list[ProducerBatch]] = {}
             sizes: dict[int, int] = {}
             start = self._drain_start
             for i in range(num):
                 partition = (start + i) % num
+                if not deques[partition]:
+                    continue
+                # Cheap refusals first: no leader known, or its connection is full.
+                leader = leaders[partition]
+                if leader is None or in_flight.get(leader, 0) >= max_in_flight:
+                    continue
                 if not self._ready(partition, now):
                     continue
-                leader = self.leaders[partition]
-                assert leader is not None
-                if self.in_flight_per_broker.get(leader, 0) >= self.max_in_flight:
-                    continue
-                batch = self.deques[partition][0]
+                batch = deques[partition][0]
                 size = self._batch_bytes(batch)
                 if leader in sizes and sizes[leader] + size > self.max_request_size:
                     continue

@@ -40,6 +40,8 @@ def run() -> Recorder:
         g((t, "orders-0", "isr_size", isr))
     g((12.0, "g/orders-0", "committed_offset", 1))
     g((25.0, "g/orders-0", "committed_offset", 5))
+    rec.table("elections")((27.0, "orders", 0, 15.0, 27.0, 0, 1, 1, "clean", "broker 0 fenced"))
+    rec.table("events")((15.0, "broker-0", "fault:crash", ""))
     return rec
 
 
