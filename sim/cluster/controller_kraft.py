@@ -439,6 +439,10 @@ class KRaftController(Node):
         ready = False
         if body.want_shutdown:
             ready = self._controlled_shutdown(body.broker_id)
+            if ready and not reg.fenced:
+                # BrokerHeartbeatManager: CONTROLLED_SHUTDOWN -> SHUTDOWN_NOW fences the broker
+                # (handleBrokerFenced), so leaders stop counting it for the HW at once.
+                self._fence(body.broker_id, "controlled shutdown")
         elif reg.fenced and body.metadata_offset >= reg.broker_epoch:
             self._unfence(body.broker_id)
         fenced = self.image.brokers[body.broker_id].fenced
@@ -498,7 +502,8 @@ class KRaftController(Node):
         now = self.simenv.now
         for broker_id in self.image.live_brokers():
             last = self.last_contact.get(broker_id, now)
-            if now - last >= self.session_timeout_ms:
+            # The timer fires at last + timeout up to float rounding: never re-arm it for an ulp.
+            if now - last >= self.session_timeout_ms - 1e-6:
                 self._fence(broker_id, "session timeout")
         self._schedule_fence_check()
 

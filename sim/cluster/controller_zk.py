@@ -25,6 +25,8 @@ reconnect); clients also re-read what they watch after a reconnect.
 quorum refreshes the session; a session expires at the first tick boundary (``tickTime`` =
 3000 ms, ZooKeeper's default) after ``last heard + zookeeper.session.timeout.ms``. Expiry deletes
 the session's ephemeral znodes (``/brokers/ids/N``, ``/controller``) and fires their watches.
+A client may also close its session (a ``close`` request: a broker's clean shutdown closes its
+ZooKeeper client), which does the same at once.
 Without a quorum nothing expires; when a quorum forms again every session gets a fresh timeout
 (a new ZooKeeper leader restarts session tracking).
 
@@ -42,6 +44,15 @@ chain of ZK requests and decisions, and the next event starts when it is done.
   partitions under the ZK policy (leader epoch bumped on every controller ISR shrink, no ELR);
   new brokers run ``onBrokerStartup``: full ``UpdateMetadata`` to them, ``LeaderAndIsr`` for
   their replicas, and ``election.broker_unfenced`` for leaderless partitions.
+* *ControlledShutdown* (``doControlledShutdown``, ``controlled.shutdown.enable``): the broker
+  joins the controller's shutting-down set (``shuttingDownBrokerIds``: usable for no election
+  and not ISR-eligible in AlterPartition, yet still live in ``UpdateMetadata``, as Kafka's
+  ``liveOrShuttingDownBrokers``); every partition it hosts gets ``election.controlled_shutdown``
+  under the ZK policy (leadership to the first live ISR replica not shutting down, kind
+  ``'controlled'``; it leaves the ISRs, not as the last member), written to ZK and propagated.
+  The answer lists the partitions it still leads (a leader without another usable ISR member
+  keeps them; empty = it may stop). A broker leaves the set when its registration goes or
+  bounces; a new controller starts with an empty set (it is in memory only).
 * *AlterPartition* (IBP >= 2.7, KIP-497): validated by ``election.alter_partition``, written to
   ZK, answered, then ``UpdateMetadata`` for that partition to every live broker.
 * Every partition-state write is conditional twice (``KafkaZkClient.updateLeaderAndIsr``): on
@@ -66,8 +77,11 @@ Simplifications
   client-server network round trip costs time.
 * ``children`` answers each child's czxid with its name (Kafka reads every ``/brokers/ids/N``
   to get it); a broker epoch is the czxid of its registration znode.
-* Controlled shutdown, preferred-leader rebalancing, topic/partition creation and reassignment
-  are not modelled in ZooKeeper mode (a ``shutdown`` fault stops the broker at once).
+* Preferred-leader rebalancing, topic/partition creation and reassignment are not modelled in
+  ZooKeeper mode.
+* Controlled shutdown sends the shutting-down broker ``LeaderAndIsr`` for the partitions it
+  followed (it becomes a follower outside the ISR) instead of Kafka's ``StopReplica``; its
+  fetching is harmless, as the controller refuses to put it back in an ISR.
 """
 
 from __future__ import annotations
@@ -103,6 +117,7 @@ NO_NODE = "NO_NODE"
 BAD_VERSION = "BAD_VERSION"
 STALE_CONTROLLER_EPOCH = "STALE_CONTROLLER_EPOCH"
 NOT_CONTROLLER = "NOT_CONTROLLER"
+BROKER_NOT_AVAILABLE = "BROKER_NOT_AVAILABLE"
 
 CONTROLLER_PATH = "/controller"
 CONTROLLER_EPOCH_PATH = "/controller_epoch"
@@ -143,7 +158,7 @@ def reload_ms(partitions: int) -> float:
 
 @dataclass(slots=True)
 class ZkOp:
-    kind: str  # connect | ping | create | delete | get | children | set | check | snapshot
+    kind: str  # connect | ping | close | create | delete | get | children | set | check | snapshot
     path: str = ""
     data: Any = None
     version: int = -1  # -1 = any version
@@ -272,13 +287,12 @@ class ZkStore:
         deadline = session.last_heard + self.session_timeout_ms
         return (math.floor(deadline / self.tick_ms) + 1) * self.tick_ms
 
-    def expire(self, session_id: int) -> None:
+    def expire(self, session_id: int, kind: str = "zk_session_expired") -> None:
+        """End a session (expired, or closed by its client): its ephemerals go, watches fire."""
         session = self.sessions.pop(session_id, None)
         if session is None:
             return
-        self._events(
-            (self.simenv.now, session.owner, "zk_session_expired", f"session {session_id}")
-        )
+        self._events((self.simenv.now, session.owner, kind, f"session {session_id}"))
         for table in (self.data_watches, self.child_watches):
             for watchers in table.values():
                 watchers.discard(session_id)
@@ -426,6 +440,10 @@ class ZooKeeperNode(Node):
         if store.touch(sid, self) is None:
             self.send_response(source, request, ZkResponse(SESSION_EXPIRED, sid), ZK_BYTES)
             return
+        if body.txns and body.txns[0] and body.txns[0][0].kind == "close":
+            store.expire(sid, "zk_session_closed")
+            self.send_response(source, request, ZkResponse(None, sid), ZK_BYTES)
+            return
         results = [store.execute(sid, txn) for txn in body.txns]
         size = ZK_BYTES + 32 * sum(len(t) for t in body.txns)
         self.send_response(source, request, ZkResponse(None, sid, results), size)
@@ -452,6 +470,17 @@ class UpdateMetadataRequest:
 @dataclass(slots=True)
 class ControllerResponse:
     error: str | None
+
+
+@dataclass(slots=True)
+class ControlledShutdownRequest:
+    broker_id: int
+
+
+@dataclass(slots=True)
+class ControlledShutdownResponse:
+    error: str | None  # NOT_CONTROLLER | BROKER_NOT_AVAILABLE | None
+    remaining: tuple[TopicPartition, ...] = ()  # partitions the broker still leads
 
 
 @dataclass(slots=True)
@@ -496,6 +525,7 @@ class ZkController:
                 self.partitions[(topic.name, p)] = election.initial_state(replicas)
         self.reload_ms = reload_ms(len(self.partitions))
         self.live: dict[int, int] = {}  # broker id -> czxid of its registration (broker epoch)
+        self.shutting_down: set[int] = set()  # shuttingDownBrokerIds (controlled shutdown)
         self.active = False
         self.ready = False  # state loaded, acting
         self.epoch = 0
@@ -528,6 +558,7 @@ class ZkController:
         """This broker just won ``/controller`` with ``epoch`` (onControllerFailover)."""
         self.active, self.ready = True, False
         self.epoch, self.epoch_version = epoch, epoch_version
+        self.shutting_down.clear()
         self.generation += 1
         self._queue.clear()
         self._busy = False
@@ -550,6 +581,7 @@ class ZkController:
     def reset(self) -> None:
         """The broker crashed: everything in memory is gone."""
         self.active = self.ready = False
+        self.shutting_down.clear()
         self.generation += 1
         self._queue.clear()
         self._busy = False
@@ -645,6 +677,7 @@ class ZkController:
             dead = (set(self.live) - set(current)) | bounced
             new = (set(current) - set(self.live)) | bounced
             self.live = current
+            self.shutting_down -= dead
             self._drop_channels(dead)
             self._on_broker_failure(dead, lambda: self._on_broker_startup(new, done))
 
@@ -676,7 +709,7 @@ class ZkController:
         for b in sorted(new):
             mine = {k: s for k, s in self.partitions.items() if b in s.replicas}
             self._send_leader_and_isr(b, mine)
-        usable = frozenset(self.live)
+        usable = self._usable()
         changes: list[tuple[TopicPartition, PartitionChange, str]] = []
         for key in sorted(self.partitions):
             state = self.partitions[key]
@@ -697,7 +730,7 @@ class ZkController:
     ) -> list[tuple[TopicPartition, PartitionChange, str]]:
         """``onBrokerFailure``: every partition with a dead leader or ISR member, one change each
         (one ZK write: leader and partition epochs rise by one)."""
-        usable = frozenset(b for b in self.live if b not in dead)
+        usable = self._usable() - dead
         changes = []
         for key in sorted(self.partitions):
             before = state = self.partitions[key]
@@ -719,6 +752,52 @@ class ZkController:
             changes.append((key, PartitionChange(before, state, kind), detail))
         return changes
 
+    def _usable(self) -> frozenset[int]:
+        """Brokers that may lead or be in an ISR: live and not shutting down
+        (``ControllerContext.liveBrokerIds``)."""
+        return frozenset(b for b in self.live if b not in self.shutting_down)
+
+    # -- controlled shutdown --
+    def handle_controlled_shutdown(self, source: str, request: Request) -> None:
+        if not self.active:
+            self.broker.send_response(
+                source, request, ControlledShutdownResponse(NOT_CONTROLLER), 64
+            )
+            return
+        self._enqueue(lambda done: self._controlled_shutdown(source, request, done))
+
+    def _controlled_shutdown(self, source: str, request: Request, done: Callable[[], None]) -> None:
+        """``doControlledShutdown``: move leadership away from the broker and drop it from the
+        ISRs, then answer with the partitions it still leads."""
+        broker_id = request.body.broker_id
+        if broker_id not in self.live:
+            body = ControlledShutdownResponse(BROKER_NOT_AVAILABLE)
+            self.broker.send_response(source, request, body, 64)
+            done()
+            return
+        self.shutting_down.add(broker_id)
+        self._events((self.now, f"broker-{broker_id}", "shutting_down", f"epoch {self.epoch}"))
+        usable = self._usable()
+        changes: list[tuple[TopicPartition, PartitionChange, str]] = []
+        for key in sorted(self.partitions):
+            state = self.partitions[key]
+            if broker_id not in state.replicas or len(state.replicas) < 2:
+                continue
+            change = election.controlled_shutdown(state, broker_id, usable, self.policies[key[0]])
+            if change.changed:
+                changes.append((key, change, f"broker {broker_id} controlled shutdown"))
+
+        def written(applied: dict[TopicPartition, PartitionState]) -> None:
+            self._propagate(applied)
+            remaining = tuple(
+                k for k, s in sorted(self.partitions.items()) if s.leader == broker_id
+            )
+            body = ControlledShutdownResponse(None, remaining)
+            self.broker.send_response(source, request, body, 64 + 32 * len(remaining))
+            done()
+
+        self._write(changes, written)
+
     # -- AlterPartition --
     def handle_alter_partition(self, source: str, request: Request) -> None:
         if not self.active:
@@ -736,7 +815,7 @@ class ZkController:
             body.leader_epoch,
             body.partition_epoch,
             body.new_isr,
-            frozenset(self.live),
+            self._usable(),
             self.policies[body.topic],
         )
         if error is not None or not change.changed:

@@ -26,6 +26,16 @@ Theory of operation (kafka-semantics §3.1; ``ZooKeeperClient``, ``KafkaZkClient
 * **UpdateMetadata** (same epoch check) fills the metadata cache that answers clients' Metadata
   requests, and the live-broker set: brokers not live are not eligible to join an ISR or count
   for the HW (KIP-841, ``isReplicaIsrEligible``).
+* **Controlled shutdown** (``KafkaServer.controlledShutdown``, ``controlled.shutdown.enable``):
+  a ``ControlledShutdown`` request to the controller this broker last heard of; the controller
+  moves leadership away and answers with the partitions the broker still leads. An empty answer
+  means done; otherwise (or on an error or no answer within ``request.timeout.ms``) the broker
+  waits ``controlled.shutdown.retry.backoff.ms`` and tries again,
+  ``controlled.shutdown.max.retries`` attempts in all, then shuts down anyway (Kafka's "unclean"
+  shutdown: not controlled, but the logs are still closed). Either way it flushes its logs,
+  closes its ZooKeeper session (so its ``/brokers/ids`` znode goes at once and the controller
+  fails it over without waiting for expiry) and stops. With ``controlled.shutdown.enable:
+  false`` it stops at once.
 * **AlterPartition** goes to the controller the broker last heard of (UpdateMetadata or the
   ``/controller`` znode); on ``NOT_CONTROLLER`` or no answer it is retried after
   ``controller.quorum.retry.backoff.ms`` while it is still the replica's pending proposal.
@@ -50,6 +60,8 @@ from sim.cluster.controller_zk import (
     SESSION_EXPIRED,
     STALE_CONTROLLER_EPOCH,
     ZK_BYTES,
+    ControlledShutdownRequest,
+    ControlledShutdownResponse,
     ControllerResponse,
     LeaderAndIsrRequest,
     UpdateMetadataRequest,
@@ -101,6 +113,10 @@ class ZkBrokerClient:
         self.zk_timeout_ms = self.session_timeout_ms * 2.0 / 3.0  # ZK client readTimeout
         self.request_timeout_ms = float(cfg.get("request.timeout.ms", 30000))
         self.retry_backoff_ms = float(cfg["controller.quorum.retry.backoff.ms"])
+        self.shutdown_enabled = bool(cfg.get("controlled.shutdown.enable", True))
+        self.shutdown_attempts = max(1, int(cfg.get("controlled.shutdown.max.retries", 3)))
+        self.shutdown_backoff_ms = float(cfg.get("controlled.shutdown.retry.backoff.ms", 5000))
+        self.shutting_down = False
         self.truncate_to_hw = cluster.protocol.truncation == "high-watermark"
         self.brokers = cluster.brokers
         self.servers = zk_servers
@@ -125,6 +141,7 @@ class ZkBrokerClient:
         handlers["UpdateMetadata"] = self.handle_update_metadata
         handlers["AlterPartition"] = self._handle_alter_partition
         handlers["ZkWatch"] = self._handle_watch
+        handlers["ControlledShutdown"] = self.controller.handle_controlled_shutdown
 
     # -- the Broker-facing interface --
     def live_brokers(self) -> list[int]:
@@ -158,6 +175,7 @@ class ZkBrokerClient:
         self.controller.reset()
         self.session_id = 0
         self.registered = False
+        self.shutting_down = False
         self.applied.clear()
         self._connect()
         self.broker.after(self.ping_interval_ms, self._ping)
@@ -432,6 +450,65 @@ class ZkBrokerClient:
                 replica.ineligible = ineligible
                 if replica.is_leader:
                     self.broker.high_watermark_maybe_moved(key)
+
+    # -- controlled shutdown --
+    def begin_controlled_shutdown(self) -> None:
+        """Ask the controller to move leadership away, then stop (see the module docstring)."""
+        if self.shutting_down:
+            return
+        self.shutting_down = True
+        if not self.shutdown_enabled:
+            self._stop()
+            return
+        self._request_shutdown(1)
+
+    def _request_shutdown(self, attempt: int) -> None:
+        def done(response: ControlledShutdownResponse | None, error: str | None) -> None:
+            if response is not None and response.error is None and not response.remaining:
+                self._stop()
+                return
+            if response is None:
+                why = error or "no answer"
+            elif response.error is not None:
+                why = response.error
+            else:
+                why = f"{len(response.remaining)} partitions still led"
+            if attempt >= self.shutdown_attempts:
+                detail = f"giving up after {attempt} attempts ({why}): unclean shutdown"
+                self._events(
+                    (self.broker.simenv.now, self.broker.name, "controlled_shutdown_failed", detail)
+                )
+                self._stop()
+                return
+            detail = f"attempt {attempt} failed ({why})"
+            self._events(
+                (self.broker.simenv.now, self.broker.name, "controlled_shutdown_retry", detail)
+            )
+            self.broker.after(self.shutdown_backoff_ms, self._request_shutdown, attempt + 1)
+
+        self.broker.send_request(
+            f"broker-{self.controller_id}",
+            "ControlledShutdown",
+            ControlledShutdownRequest(self.broker_id),
+            REQUEST_BYTES,
+            self.request_timeout_ms,
+            done,
+            connection="controlled-shutdown",
+        )
+
+    def _stop(self) -> None:
+        """Close the ZooKeeper session (its ephemerals go at once), flush and exit."""
+        if self.session_id != 0:
+            self.broker.send_request(
+                self._server(),
+                "Zk",
+                ZkRequest(self.session_id, [[ZkOp("close")]]),
+                ZK_BYTES,
+                None,
+                None,
+            )
+            self.session_id = 0
+        self.broker.finish_controlled_shutdown()
 
     # -- AlterPartition --
     def _handle_alter_partition(self, source: str, request: Request) -> None:
