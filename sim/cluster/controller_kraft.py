@@ -36,6 +36,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sim.cluster.messages import AlterPartitionRequest, AlterPartitionResponse
 from sim.cluster.metadata import (
     FenceBrokerRecord,
     MetadataImage,
@@ -80,23 +81,6 @@ class ControllerResponse:
     fenced: bool = True
     broker_epoch: int = -1
     shutdown_ready: bool = False  # controlled shutdown: it leads nothing any more
-
-
-@dataclass(slots=True)
-class AlterPartitionRequest:
-    broker_id: int
-    topic: str
-    partition: int
-    leader_epoch: int
-    partition_epoch: int
-    new_isr: tuple[int, ...]
-
-
-@dataclass(slots=True)
-class AlterPartitionResponse:
-    error: str | None
-    leader_hint: int | None
-    state: PartitionState | None = None
 
 
 @dataclass(slots=True)

@@ -92,6 +92,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from sim.cluster.messages import AlterPartitionRequest, AlterPartitionResponse
 from sim.cluster.network import Network, Node, Request
 from sim.kafka import election
 from sim.kafka.election import ElectionPolicy, PartitionChange, PartitionState
@@ -483,22 +484,6 @@ class ControlledShutdownResponse:
     remaining: tuple[TopicPartition, ...] = ()  # partitions the broker still leads
 
 
-@dataclass(slots=True)
-class ZkAlterPartitionRequest:
-    broker_id: int
-    topic: str
-    partition: int
-    leader_epoch: int
-    partition_epoch: int
-    new_isr: tuple[int, ...]
-
-
-@dataclass(slots=True)
-class ZkAlterPartitionResponse:
-    error: str | None
-    state: PartitionState | None = None
-
-
 ZkRequester = Callable[[list[list[ZkOp]], Callable[[ZkResponse | None], None]], None]
 
 
@@ -801,12 +786,12 @@ class ZkController:
     # -- AlterPartition --
     def handle_alter_partition(self, source: str, request: Request) -> None:
         if not self.active:
-            self._answer(source, request, ZkAlterPartitionResponse(NOT_CONTROLLER))
+            self._answer(source, request, AlterPartitionResponse(NOT_CONTROLLER))
             return
         self._enqueue(lambda done: self._alter_partition(source, request, done))
 
     def _alter_partition(self, source: str, request: Request, done: Callable[[], None]) -> None:
-        body: ZkAlterPartitionRequest = request.body
+        body: AlterPartitionRequest = request.body
         key = (body.topic, body.partition)
         state = self.partitions[key]
         error, change = election.alter_partition(
@@ -819,26 +804,26 @@ class ZkController:
             self.policies[body.topic],
         )
         if error is not None or not change.changed:
-            self._answer(source, request, ZkAlterPartitionResponse(error, state))
+            self._answer(source, request, AlterPartitionResponse(error, state=state))
             done()
             return
 
         def written(applied: dict[TopicPartition, PartitionState]) -> None:
             if key in applied:
-                self._answer(source, request, ZkAlterPartitionResponse(None, applied[key]))
+                self._answer(source, request, AlterPartitionResponse(None, state=applied[key]))
                 self._send_update_metadata(sorted(self.live), applied)
             else:
                 current = self.partitions[key]
                 self._answer(
                     source,
                     request,
-                    ZkAlterPartitionResponse(election.INVALID_UPDATE_VERSION, current),
+                    AlterPartitionResponse(election.INVALID_UPDATE_VERSION, state=current),
                 )
             done()
 
         self._write([(key, change, f"AlterPartition from broker {body.broker_id}")], written)
 
-    def _answer(self, source: str, request: Request, body: ZkAlterPartitionResponse) -> None:
+    def _answer(self, source: str, request: Request, body: AlterPartitionResponse) -> None:
         self.broker.send_response(source, request, body, 64)
 
     # -- ZK writes and propagation --

@@ -23,8 +23,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sim.cluster.controller_kraft import (
-    AlterPartitionRequest,
-    AlterPartitionResponse,
     BrokerHeartbeatRequest,
     BrokerRegistrationRequest,
     ControllerResponse,
@@ -32,8 +30,13 @@ from sim.cluster.controller_kraft import (
     MetadataFetchResponse,
     bootstrap_records,
 )
-from sim.cluster.messages import PartitionMetadata
-from sim.cluster.metadata import MetadataImage, PartitionRecord, RegisterBrokerRecord
+from sim.cluster.messages import AlterPartitionRequest, AlterPartitionResponse, PartitionMetadata
+from sim.cluster.metadata import (
+    MetadataImage,
+    PartitionRecord,
+    RegisterBrokerRecord,
+    partition_metadata,
+)
 from sim.kafka.replica import IsrProposal
 
 if TYPE_CHECKING:
@@ -71,19 +74,7 @@ class KRaftBrokerClient:
         return self.image.live_brokers()
 
     def metadata_for(self, topics: list[str]) -> list[PartitionMetadata]:
-        wanted = set(topics)
-        return [
-            PartitionMetadata(
-                topic,
-                p,
-                state.leader if state.leader >= 0 else None,
-                state.leader_epoch,
-                state.replicas,
-                state.isr,
-            )
-            for (topic, p), state in sorted(self.image.partitions.items())
-            if topic in wanted
-        ]
+        return partition_metadata(self.image.partitions, topics)
 
     def alter_partition(self, broker: Broker, proposal: IsrProposal) -> None:
         body = AlterPartitionRequest(
@@ -175,20 +166,10 @@ class KRaftBrokerClient:
 
     # -- heartbeats --
     def _heartbeat(self) -> None:
+        """Every broker.heartbeat.interval.ms while registered."""
         if not self.registered:
             return
-        body = BrokerHeartbeatRequest(
-            self.broker.broker_id, self.broker_epoch, self.image.offset, self.want_shutdown
-        )
-        self.broker.send_request(
-            self._controller(),
-            "BrokerHeartbeat",
-            body,
-            REQUEST_BYTES,
-            self.request_timeout_ms,
-            self._on_heartbeat,
-            connection="heartbeat",
-        )
+        self._heartbeat_now()
         self.broker.after(self.heartbeat_interval_ms, self._heartbeat)
 
     def _on_heartbeat(self, response: ControllerResponse | None, error: str | None) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sim.kafka.election import PartitionState
 from sim.kafka.log import RecordBatch
 
 REQUEST_HEADER_BYTES = 64
@@ -150,3 +151,22 @@ class OffsetFetchRequest:
 @dataclass(slots=True)
 class OffsetFetchResponse:
     offsets: dict[tuple[str, int], int]  # missing = no committed offset
+
+
+@dataclass(slots=True)
+class AlterPartitionRequest:
+    """KIP-497: a partition leader asks the controller to change the ISR."""
+
+    broker_id: int
+    topic: str
+    partition: int
+    leader_epoch: int
+    partition_epoch: int
+    new_isr: tuple[int, ...]
+
+
+@dataclass(slots=True)
+class AlterPartitionResponse:
+    error: str | None
+    leader_hint: int | None = None  # KRaft: NOT_CONTROLLER names the active controller
+    state: PartitionState | None = None  # the partition as the controller has it now

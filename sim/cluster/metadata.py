@@ -17,8 +17,10 @@ Pure data, no simpy.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from sim.cluster.messages import PartitionMetadata
 from sim.kafka.election import PartitionState
 
 TopicPartition = tuple[str, int]
@@ -92,3 +94,22 @@ class MetadataImage:
 
     def live_brokers(self) -> list[int]:
         return sorted(b for b, reg in self.brokers.items() if not reg.fenced)
+
+
+def partition_metadata(
+    partitions: Mapping[TopicPartition, PartitionState], topics: list[str]
+) -> list[PartitionMetadata]:
+    """A broker's answer to a client's Metadata request, from its view of the partitions."""
+    wanted = set(topics)
+    return [
+        PartitionMetadata(
+            topic,
+            p,
+            state.leader if state.leader >= 0 else None,
+            state.leader_epoch,
+            state.replicas,
+            state.isr,
+        )
+        for (topic, p), state in sorted(partitions.items())
+        if topic in wanted
+    ]

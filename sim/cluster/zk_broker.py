@@ -66,8 +66,6 @@ from sim.cluster.controller_zk import (
     LeaderAndIsrRequest,
     UpdateMetadataRequest,
     WatchedEvent,
-    ZkAlterPartitionRequest,
-    ZkAlterPartitionResponse,
     ZkController,
     ZkOp,
     ZkRequest,
@@ -76,7 +74,8 @@ from sim.cluster.controller_zk import (
     broker_path,
     partition_path,
 )
-from sim.cluster.messages import PartitionMetadata
+from sim.cluster.messages import AlterPartitionRequest, AlterPartitionResponse, PartitionMetadata
+from sim.cluster.metadata import partition_metadata
 from sim.kafka import election
 from sim.kafka.election import PartitionState
 from sim.kafka.replica import IsrProposal
@@ -148,19 +147,7 @@ class ZkBrokerClient:
         return sorted(self.live)
 
     def metadata_for(self, topics: list[str]) -> list[PartitionMetadata]:
-        wanted = set(topics)
-        return [
-            PartitionMetadata(
-                topic,
-                p,
-                state.leader if state.leader >= 0 else None,
-                state.leader_epoch,
-                state.replicas,
-                state.isr,
-            )
-            for (topic, p), state in sorted(self.cache.items())
-            if topic in wanted
-        ]
+        return partition_metadata(self.cache, topics)
 
     def start(self) -> None:
         """Time 0: the bootstrap roles, then the session's pings."""
@@ -515,7 +502,7 @@ class ZkBrokerClient:
         self.controller.handle_alter_partition(source, request)
 
     def alter_partition(self, broker: Broker, proposal: IsrProposal) -> None:
-        body = ZkAlterPartitionRequest(
+        body = AlterPartitionRequest(
             broker.broker_id,
             proposal.topic,
             proposal.partition,
@@ -524,7 +511,7 @@ class ZkBrokerClient:
             proposal.new_isr,
         )
 
-        def done(response: ZkAlterPartitionResponse | None, error: str | None) -> None:
+        def done(response: AlterPartitionResponse | None, error: str | None) -> None:
             if response is None or response.error == NOT_CONTROLLER:
                 broker.after(self.retry_backoff_ms, self._retry_alter, proposal)
                 return
