@@ -356,19 +356,9 @@ class KRaftController(Node):
     def _record_election(
         self, topic: str, partition: int, change: PartitionChange, cause: str
     ) -> None:
-        now = self.simenv.now
-        key = (topic, partition)
-        old, new = change.before.leader, change.after.leader
-        if new < 0:
-            self.outages.partition_offline(key, self.outages.broker_lost_at(old, now))
-            return
-        start = self.outages.partition_online(key)
-        if start is None:
-            start = self.outages.broker_lost_at(old, now) if old >= 0 else now
-        kind = change.kind or "clean"
-        self._election_rows(
-            (now, topic, partition, start, now, old, new, change.after.leader_epoch, kind, cause)
-        )
+        row = self.outages.election_row((topic, partition), change, cause, self.simenv.now)
+        if row is not None:
+            self._election_rows(row)
 
     def _for_each_partition_of(self, broker_id: int) -> list[tuple[str, int]]:
         return sorted(k for k, s in self.image.partitions.items() if broker_id in s.replicas)

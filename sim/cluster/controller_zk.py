@@ -869,18 +869,9 @@ class ZkController:
         self._zk(txns, written)
 
     def _record_election(self, key: TopicPartition, change: PartitionChange, cause: str) -> None:
-        now = self.now
-        old, new = change.before.leader, change.after.leader
-        if new < 0:
-            self.outages.partition_offline(key, self.outages.broker_lost_at(old, now))
-            return
-        start = self.outages.partition_online(key)
-        if start is None:
-            start = self.outages.broker_lost_at(old, now) if old >= 0 else now
-        kind = change.kind or "clean"
-        self._election_rows(
-            (now, key[0], key[1], start, now, old, new, change.after.leader_epoch, kind, cause)
-        )
+        row = self.outages.election_row(key, change, cause, self.now)
+        if row is not None:
+            self._election_rows(row)
 
     def _propagate(self, applied: dict[TopicPartition, PartitionState]) -> None:
         """LeaderAndIsr to the live replicas of changed partitions, UpdateMetadata to all."""

@@ -34,6 +34,7 @@ from sim.scenario.faults import OTHERS, FaultSpec, parse_group_coordinator, pars
 
 if TYPE_CHECKING:
     from sim.cluster.build import Cluster
+    from sim.kafka.election import PartitionChange
 
 TopicPartition = tuple[str, int]
 
@@ -72,6 +73,24 @@ class Outages:
 
     def partition_online(self, key: TopicPartition) -> float | None:
         return self._offline.pop(key, None)
+
+    def election_row(
+        self, key: TopicPartition, change: PartitionChange, cause: str, now: float
+    ) -> tuple[object, ...] | None:
+        """The elections-table row of a leader change decided ``now``, or None when the
+        partition just went offline (its row comes with the election that ends it). The row's
+        start is when the partition lost its usable leader: when it went offline, else when the
+        old leader was lost, else now (a controlled or preferred move)."""
+        old, new = change.before.leader, change.after.leader
+        if new < 0:
+            self.partition_offline(key, self.broker_lost_at(old, now))
+            return None
+        start = self.partition_online(key)
+        if start is None:
+            start = self.broker_lost_at(old, now) if old >= 0 else now
+        kind = change.kind or "clean"
+        epoch = change.after.leader_epoch
+        return (now, key[0], key[1], start, now, old, new, epoch, kind, cause)
 
 
 class FaultInjector:

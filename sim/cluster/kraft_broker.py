@@ -77,14 +77,7 @@ class KRaftBrokerClient:
         return partition_metadata(self.image.partitions, topics)
 
     def alter_partition(self, broker: Broker, proposal: IsrProposal) -> None:
-        body = AlterPartitionRequest(
-            broker.broker_id,
-            proposal.topic,
-            proposal.partition,
-            proposal.leader_epoch,
-            proposal.partition_epoch,
-            proposal.new_isr,
-        )
+        body = AlterPartitionRequest.from_proposal(broker.broker_id, proposal)
 
         def done(response: AlterPartitionResponse | None, error: str | None) -> None:
             if response is None or response.error == "NOT_CONTROLLER":

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from sim.kafka.election import PartitionState
 from sim.kafka.log import RecordBatch
+from sim.kafka.replica import IsrProposal
 
 REQUEST_HEADER_BYTES = 64
 PARTITION_HEADER_BYTES = 32
@@ -163,6 +164,17 @@ class AlterPartitionRequest:
     leader_epoch: int
     partition_epoch: int
     new_isr: tuple[int, ...]
+
+    @classmethod
+    def from_proposal(cls, broker_id: int, proposal: IsrProposal) -> AlterPartitionRequest:
+        return cls(
+            broker_id,
+            proposal.topic,
+            proposal.partition,
+            proposal.leader_epoch,
+            proposal.partition_epoch,
+            proposal.new_isr,
+        )
 
 
 @dataclass(slots=True)

@@ -502,14 +502,7 @@ class ZkBrokerClient:
         self.controller.handle_alter_partition(source, request)
 
     def alter_partition(self, broker: Broker, proposal: IsrProposal) -> None:
-        body = AlterPartitionRequest(
-            broker.broker_id,
-            proposal.topic,
-            proposal.partition,
-            proposal.leader_epoch,
-            proposal.partition_epoch,
-            proposal.new_isr,
-        )
+        body = AlterPartitionRequest.from_proposal(broker.broker_id, proposal)
 
         def done(response: AlterPartitionResponse | None, error: str | None) -> None:
             if response is None or response.error == NOT_CONTROLLER:
