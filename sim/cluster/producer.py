@@ -727,7 +727,12 @@ class Producer(Node):
         if self._metadata_in_flight or not self.alive:
             return
         self._metadata_in_flight = True
-        target = self.bootstrap[self._bootstrap_index % len(self.bootstrap)]
+        # NetworkClient.leastLoadedNode: the broker with the fewest requests in flight from us
+        # (ties: the next in the bootstrap rotation), so a refresh does not queue behind a
+        # parked acks=all produce on a busy connection.
+        n = len(self.bootstrap)
+        order = [self.bootstrap[(self._bootstrap_index + i) % n] for i in range(n)]
+        target = min(order, key=self.in_flight)
         self.send_request(
             target,
             "Metadata",
