@@ -69,3 +69,28 @@ def test_controller_failover_in_both_modes_leaves_partition_leaders_alone() -> N
         assert s["elections"] == 0
         assert s["lost_acked_records"] == 0
         assert s["produce_latency_p99_ms"] < 100  # leaders kept serving acks=all writes
+
+
+@pytest.mark.parametrize("coordinator", ["kraft", "zookeeper"])
+def test_preferred_leader_comes_back_after_the_failover(coordinator: str) -> None:
+    # auto.leader.rebalance.enable: once the crashed preferred leader is back in the ISR, the
+    # periodic check (300 s by default, 10 s here) moves leadership back to it.
+    result = run(
+        load_scenario(
+            SCENARIOS / "leader-failover.yaml",
+            [
+                f"cluster.coordinator={coordinator}",
+                "cluster.config.leader.imbalance.check.interval.seconds=10",
+                "drain=40s",
+            ],
+        ),
+        out=None,
+    )
+    elections = result.frames["elections"]
+    preferred = elections.loc[elections["kind"] == "preferred"]
+    assert len(preferred) >= 1
+    assert (preferred["new_leader"] == 0).all()  # ORDER-0's preferred replica is broker-0
+    leaders = result.frames["partitions"]
+    leader = leaders.loc[(leaders["partition"] == 0) & (leaders["role"] == "leader"), "broker"]
+    assert leader.tolist() == [0]
+    assert result.summary["lost_acked_records"] == 0

@@ -550,6 +550,51 @@ class ZkController:
         self._drop_channels()
         self._events((self.now, self.broker.name, "controller_elected", f"epoch {epoch}"))
         self._enqueue(self._failover)
+        self._schedule_rebalance()
+
+    # -- auto.leader.rebalance.enable (KafkaController.checkAndTriggerAutoLeaderRebalance) --
+    def _schedule_rebalance(self) -> None:
+        cfg = self.broker.config
+        if cfg["auto.leader.rebalance.enable"]:
+            interval = float(cfg["leader.imbalance.check.interval.seconds"]) * 1000.0
+            self.broker.after(interval, self._rebalance_tick, self.generation, interval)
+
+    def _rebalance_tick(self, generation: int, interval: float) -> None:
+        if not self.active or generation != self.generation:
+            return
+        self._enqueue(self._rebalance)
+        self.broker.after(interval, self._rebalance_tick, generation, interval)
+
+    def _rebalance(self, done: Callable[[], None]) -> None:
+        """Every leader.imbalance.check.interval.seconds: a broker whose share of preferred
+        partitions led by someone else exceeds leader.imbalance.per.broker.percentage gets
+        them back where it is live and in the ISR (preferred-replica election)."""
+        threshold = float(self.broker.config["leader.imbalance.per.broker.percentage"]) / 100.0
+        usable = self._usable()
+        preferred: dict[int, list[TopicPartition]] = {}
+        for key in sorted(self.partitions):
+            preferred.setdefault(self.partitions[key].replicas[0], []).append(key)
+        changes: list[tuple[TopicPartition, PartitionChange, str]] = []
+        for broker_id in sorted(preferred):
+            keys = preferred[broker_id]
+            elsewhere = [k for k in keys if self.partitions[k].leader != broker_id]
+            if not keys or len(elsewhere) / len(keys) <= threshold:
+                continue
+            for key in elsewhere:
+                change = election.preferred_leader_election(
+                    self.partitions[key], usable, self.policies[key[0]]
+                )
+                if change.changed:
+                    changes.append((key, change, "preferred leader election"))
+        if not changes:
+            done()
+            return
+
+        def written(applied: dict[TopicPartition, PartitionState]) -> None:
+            self._propagate(applied)
+            done()
+
+        self._write(changes, written)
 
     def resign(self, reason: str) -> None:
         if not self.active:
