@@ -616,7 +616,7 @@ class Producer(Node):
             if (
                 self.idempotent
                 and batch_error == "OUT_OF_ORDER_SEQUENCE_NUMBER"
-                and self.in_flight_per_partition[batch.partition] == 0
+                and self._only_unresolved_partition(batch.partition)
             ):
                 self._bump_epoch(batch)
             if self._can_retry(batch, batch_error, now):
@@ -628,6 +628,21 @@ class Producer(Node):
         if refresh:
             self._refresh_metadata()
         self._run_sender()
+
+    def _only_unresolved_partition(self, partition: int) -> bool:
+        """An epoch bump renumbers every partition's sequences, so it is safe only when no
+        other partition has a batch already sent under the old epoch and not yet answered or
+        acknowledged (in flight, or waiting to be retried). Until then the batch is retried."""
+        if any(b.partition != partition for b in self.in_flight_batches.values()):
+            return False
+        if self.in_flight_per_partition[partition]:
+            return False
+        return not any(
+            batch.attempts > 0
+            for q, dq in enumerate(self.deques)
+            if q != partition
+            for batch in dq
+        )
 
     def _bump_epoch(self, failed: ProducerBatch) -> None:
         """KIP-360: the leader does not know our last sequences (its log lost them, e.g. after

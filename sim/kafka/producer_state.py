@@ -193,8 +193,9 @@ class ProducerStateManager:
     ) -> SequenceCheck:
         """Validate a client batch on the leader; does not change any state.
 
-        Returns :data:`SEQUENCE_OK`, a duplicate verdict with the original base offset, or an
-        error verdict (``INVALID_PRODUCER_EPOCH`` / ``OUT_OF_ORDER_SEQUENCE_NUMBER``).
+        Returns :data:`SEQUENCE_OK`, a duplicate verdict with the original base offset (-1 when
+        the batch is older than the retained ones: DUPLICATE_SEQUENCE_NUMBER), or an error
+        verdict (``INVALID_PRODUCER_EPOCH`` / ``OUT_OF_ORDER_SEQUENCE_NUMBER``).
         """
         entry = self._entries.get(producer_id)
         if entry is None:
@@ -210,6 +211,12 @@ class ProducerStateManager:
             if first_seq != 0 and current_epoch != NO_PRODUCER_EPOCH:
                 return _OUT_OF_ORDER
         elif current_epoch != NO_PRODUCER_EPOCH and not in_sequence(entry.last_seq, first_seq):
+            if entry.last_seq != NO_SEQUENCE and last_seq <= entry.last_seq:
+                # Entirely at or before what this producer already wrote, but older than the
+                # retained batches: DUPLICATE_SEQUENCE_NUMBER, which the client takes as success
+                # without an offset (kafka-semantics §5.4.3). Answering out-of-order instead
+                # would make the producer bump its epoch and write the records again.
+                return SequenceCheck("duplicate", -1, None)
             return _OUT_OF_ORDER
         return SEQUENCE_OK
 

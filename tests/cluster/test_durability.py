@@ -2,7 +2,14 @@
 elections): RF 3, min.insync.replicas 2, acks=all, idempotence, unclean election off, epoch
 truncation. With at most one faulty broker at a time, no acknowledged record is lost, none is
 duplicated or reordered, whatever the faults: crash, power loss, pause, isolation, degradation.
-Hypothesis generates the schedules, so a failure shrinks to a minimal one."""
+Hypothesis generates the schedules, so a failure shrinks to a minimal one.
+
+Power loss is drawn in KRaft mode only. In ZooKeeper mode a leader that loses its page cache
+and restarts before anyone processed its failure (its old session still holds its znodes, and
+here it was also the controller) comes back as leader with a shorter log, and the followers
+truncate to it: acknowledged records are lost, as in real ZooKeeper-mode Kafka, which cannot tell
+an unclean shutdown (KIP-966 adds that, for KRaft). Found by this test: faults = crash broker-0
+at 1 s for 500 ms, power-loss broker-0 at 16.5 s for 500 ms, coordinator zookeeper, seed 0."""
 
 from __future__ import annotations
 
@@ -20,13 +27,14 @@ KINDS = ["crash", "power-loss", "pause", "isolate", "slow"]
 
 
 @st.composite
-def fault_schedules(draw: st.DrawFn) -> list[str]:
+def fault_schedules(draw: st.DrawFn, coordinator: str = "kraft") -> list[str]:
     """Faults one after another (each healed before the next starts): one faulty broker at a
     time. Times in ms within a 30 s load phase."""
+    kinds = KINDS if coordinator == "kraft" else [k for k in KINDS if k != "power-loss"]
     faults: list[str] = []
     t = draw(st.integers(1000, 4000))
     for _ in range(draw(st.integers(1, 4))):
-        kind = draw(st.sampled_from(KINDS))
+        kind = draw(st.sampled_from(kinds))
         broker = f"broker-{draw(st.integers(0, 2))}"
         length = draw(st.integers(500, 12000))
         if t + length >= 29000:
@@ -81,16 +89,20 @@ faults:
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
+    # The same examples in every CI run; HYPOTHESIS_EXPLORE=1 searches new ones.
+    derandomize=not os.environ.get("HYPOTHESIS_EXPLORE"),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(
-    fault_schedules(),
-    st.sampled_from(["kraft", "zookeeper"]),
+    st.sampled_from(["kraft", "zookeeper"]).flatmap(
+        lambda mode: st.tuples(st.just(mode), fault_schedules(mode))
+    ),
     st.integers(0, 1000),
 )
 def test_safe_configuration_never_loses_acknowledged_records(
-    faults: list[str], coordinator: str, seed: int
+    schedule: tuple[str, list[str]], seed: int
 ) -> None:
+    coordinator, faults = schedule
     text = scenario(faults, coordinator, seed).replace("faults:\n  []", "faults: []")
     result = run(load_scenario_text(text, "durability.yaml"), out=None)
     s = result.summary
