@@ -52,7 +52,7 @@ from sim.cluster.messages import (
 )
 from sim.cluster.network import Network, Node
 from sim.kafka.log import RecordBatch
-from sim.kafka.partitioner import kafka_partition
+from sim.kafka.partitioner import StickyPartitioner, kafka_partition
 
 if TYPE_CHECKING:
     from sim.cluster.engine import SimEnv, Timer
@@ -143,10 +143,8 @@ class Workload:
             if keys.distribution == "zipf":
                 weights = 1.0 / np.arange(1, keys.count + 1, dtype=float) ** keys.s
                 self.key_probabilities = weights / weights.sum()
-        # Sticky partitioner state (KIP-794): current partition and records left before a switch.
-        self.sticky_run = max(1, math.ceil(batch_size / max(1, spec.record_size_bytes)))
-        self.sticky_partition = -1
-        self.sticky_left = 0
+        # Null keys: the 3.3+ sticky partitioner (KIP-794), drawing from this workload's stream.
+        self.sticky = StickyPartitioner(num_partitions, batch_size, rng)
         self.times: np.ndarray = np.empty(0)
         self.partitions = np.empty(0, dtype=np.int64)
         self.position = 0
@@ -262,14 +260,9 @@ class Workload:
             return self.key_partitions[keys]
         out = np.empty(n, dtype=np.int64)
         filled = 0
-        while filled < n:
-            if self.sticky_left <= 0:
-                self.sticky_partition = int(self.rng.integers(0, self.num_partitions))
-                self.sticky_left = self.sticky_run
-            take = min(self.sticky_left, n - filled)
-            out[filled : filled + take] = self.sticky_partition
-            filled += take
-            self.sticky_left -= take
+        for partition, count in self.sticky.partition_chunks(n, self.spec.record_size_bytes):
+            out[filled : filled + count] = partition
+            filled += count
         return out
 
 
@@ -638,10 +631,7 @@ class Producer(Node):
         if self.in_flight_per_partition[partition]:
             return False
         return not any(
-            batch.attempts > 0
-            for q, dq in enumerate(self.deques)
-            if q != partition
-            for batch in dq
+            batch.attempts > 0 for q, dq in enumerate(self.deques) if q != partition for batch in dq
         )
 
     def _bump_epoch(self, failed: ProducerBatch) -> None:

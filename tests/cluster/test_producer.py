@@ -85,3 +85,30 @@ def test_every_send_ends_acked_without_faults(acks: str) -> None:
     produce = out["produce"]
     assert set(produce["outcome"]) == {"acked"}
     assert produce["acks"].unique().tolist() == [acks]
+
+
+def test_null_keys_stick_to_a_partition_for_batch_size_bytes() -> None:
+    # KIP-794: records without a key go to one partition until batch.size bytes went there.
+    text = """
+name: sticky
+duration: 2s
+drain: 2s
+cluster: {brokers: 3}
+topics: [{name: T, partitions: 6, replication.factor: 1}]
+producers:
+  - {name: p, topic: T, rate: 400/s, record_size: 200B, config: {acks: 1, linger.ms: 0}}
+"""
+    produce = run(load_scenario_text(text, "sticky.yaml"), out=None).frames["produce"]
+    ordered = produce.sort_values("first_create_ms")
+    runs: list[int] = []
+    previous = None
+    for partition, count in zip(ordered["partition"], ordered["count"], strict=True):
+        if partition == previous:
+            runs[-1] += int(count)
+        else:
+            runs.append(int(count))
+        previous = partition
+    per_run = -(-16384 // 200)  # records of 200 B needed to reach batch.size = 16384 bytes
+    assert len(runs) > 3
+    assert all(r >= per_run for r in runs[:-1])
+    assert ordered["partition"].nunique() > 1
