@@ -94,3 +94,12 @@ def test_preferred_leader_comes_back_after_the_failover(coordinator: str) -> Non
     leader = leaders.loc[(leaders["partition"] == 0) & (leaders["role"] == "leader"), "broker"]
     assert leader.tolist() == [0]
     assert result.summary["lost_acked_records"] == 0
+
+
+@pytest.mark.parametrize(("coordinator", "lost"), [("zookeeper", True), ("kraft", False)])
+def test_quick_unclean_leader_restart_loses_data_only_in_zookeeper_mode(
+    coordinator: str, lost: bool
+) -> None:
+    s = summary_of("zookeeper-unclean-restart", f"cluster.coordinator={coordinator}")
+    assert (s["lost_acked_records"] > 0) is lost
+    assert s["unclean_elections"] == 0
