@@ -42,6 +42,7 @@ META_KEYS = {
     "events_processed",
     "messages_delivered",
     "messages_dropped",
+    "messages_retransmitted",
 }
 
 TINY_FAILING = """\

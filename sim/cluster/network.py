@@ -6,19 +6,22 @@ Every ordered pair of nodes has a directed link. A message on a link is delivere
 ``latency`` (drawn from the link's distribution) plus ``size / bandwidth`` when a bandwidth is
 set (the link then serialises messages one after another). Delivery is FIFO per directed link,
 because Kafka's connections are TCP: a message never overtakes an earlier one on the same link,
-whatever latency it drew. A lost message is silently dropped; the requester only learns of it
-through its own ``request.timeout.ms``, as with a real black-holed connection.
+whatever latency it drew. A lost message (``loss``) is, by ``network.loss_mode``, either
+dropped (``drop``: the requester only learns of it through its own timeout, as with a
+black-holed connection) or resent by TCP (``retransmit``: it arrives one retransmission timeout
+later, 200 ms doubling per repeated loss, and later messages on the link wait behind it).
 
 Links take the scenario's ``network`` defaults, overridden by every matching ``links:`` entry in
-order ("*" matches any node). Faults (later) block or degrade links at run time.
+order ("*" matches any node). Faults partition (block) or degrade links at run time and heal
+them.
 
-RPC: a node sends a ``Request`` carrying a correlation id (as in Kafka's request header) and keeps
-a pending entry with a timeout timer; the matching ``Response`` cancels the timer and runs the
-callback. A timed-out request runs the callback with ``REQUEST_TIMED_OUT`` and a late response is
-ignored, like Kafka's NetworkClient.
+RPC: a node sends a ``Request`` carrying a correlation id (as in Kafka's request header). Like
+Kafka's ``NetworkClient``, answers are handed over in request order per connection, and a
+request timeout (one watchdog timer per connection) closes the connection: every request in
+flight on it fails. A request to a dead process on a live host is refused at once (RST).
 
-Simplification: connections are not modelled as objects; there is no connection setup cost and no
-RST on crash (a crashed node simply stops answering).
+Simplifications: connections are not objects (no setup cost, no TLS); TCP retransmission is
+timeout-based only (no fast retransmit).
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ if TYPE_CHECKING:
 __all__ = ["Link", "Network", "Node", "Request", "Response", "Sampler"]
 
 _Z99 = 2.3263478740408408  # standard normal quantile of 0.99
+RTO_MIN_MS = 200.0  # Linux TCP_RTO_MIN: the shortest retransmission timeout
+MAX_RETRANSMISSIONS = 15  # tcp_retries2
 
 
 class Sampler:
@@ -162,6 +167,7 @@ class Link:
         "last_arrival",
         "latency",
         "loss",
+        "retransmitted",
         "source",
         "target",
     )
@@ -186,6 +192,7 @@ class Link:
         self.last_arrival = 0.0
         self.delivered = 0
         self.dropped = 0
+        self.retransmitted = 0
         self._rng = rng
         self._uniform: np.ndarray = np.empty(0)
         self._uniform_index = 0
@@ -209,10 +216,24 @@ class Network:
         self.spec = spec
         self.nodes: dict[str, Node] = {}
         self._links: dict[tuple[str, str], Link] = {}
+        self.retransmit = spec.loss_mode == "retransmit"
         self._blocked: set[tuple[str, str]] = set()  # membership only, never iterated to decide
         self._degradations: list[tuple[str, str, Sampler | None, float | None, float | None]] = []
 
     # -- faults: partitions and degradations (Maelstrom-style nemesis operations) --
+    @staticmethod
+    def _retransmission_delay(link: Link) -> float:
+        """``loss_mode: retransmit``: TCP resends a lost segment after the retransmission
+        timeout (Linux TCP_RTO_MIN, 200 ms), doubling each time the resend is lost too."""
+        delay, rto = 0.0, RTO_MIN_MS
+        for _ in range(MAX_RETRANSMISSIONS):
+            delay += rto
+            rto *= 2
+            if not link.lost():
+                break
+        link.retransmitted += 1
+        return delay
+
     def partition(self, groups: list[list[str]], *, one_way: bool = False) -> None:
         """Drop every message between nodes of different groups (only from groups[0] to the
         others when ``one_way``). Messages already in flight still arrive."""
@@ -298,9 +319,15 @@ class Network:
         link = self._links.get((source, target))
         if link is None:
             link = self.link(source, target)
-        if link.blocked or link.lost():
+        penalty = 0.0
+        if link.blocked:
             link.dropped += 1
             return
+        if link.lost():
+            if not self.retransmit:
+                link.dropped += 1
+                return
+            penalty = self._retransmission_delay(link)
         receiver = self.nodes[target]
         if not receiver.alive and receiver.refuses_connections and isinstance(message, Request):
             # The process is dead but its host is up: the connection is refused (RST) one
@@ -313,9 +340,9 @@ class Network:
         if link.bandwidth is not None:
             start = link.busy_until if link.busy_until > now else now
             link.busy_until = start + size / link.bandwidth
-            arrival = link.busy_until + link.latency()
+            arrival = link.busy_until + link.latency() + penalty
         else:
-            arrival = now + link.latency()
+            arrival = now + link.latency() + penalty
         if arrival < link.last_arrival:
             arrival = link.last_arrival  # FIFO: TCP never reorders one connection
         link.last_arrival = arrival

@@ -148,6 +148,7 @@ def run(
         "events_processed": simenv.events_processed,
         "messages_delivered": sum(link.delivered for link in cluster.network.links()),
         "messages_dropped": sum(link.dropped for link in cluster.network.links()),
+        "messages_retransmitted": sum(link.retransmitted for link in cluster.network.links()),
     }
     result = Result(scenario, seed, run_id, frames, summary, verdict, expectations, meta)
     if out is not None:

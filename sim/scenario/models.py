@@ -250,6 +250,10 @@ class NetworkSpec(Model):
 
     latency: Distribution = Field(default_factory=lambda: constant(1.0))
     loss: float = Field(0.0, ge=0, le=1)
+    # What a lost message means: "drop" (gone; the requester learns it by its timeout) or
+    # "retransmit" (TCP resends it after the retransmission timeout: it arrives late, and later
+    # messages on the same link wait behind it).
+    loss_mode: Literal["drop", "retransmit"] = "drop"
     bandwidth_bytes_per_ms: BandwidthBpms | None = Field(None, alias="bandwidth")
     links: list[LinkSpec] = Field(default_factory=list)
 
