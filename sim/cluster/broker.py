@@ -49,6 +49,8 @@ from sim.cluster.messages import (
     OffsetCommitResponse,
     OffsetFetchRequest,
     OffsetFetchResponse,
+    OffsetsForLeaderEpochRequest,
+    OffsetsForLeaderEpochResponse,
     PartitionMetadata,
     ProducePartitionResponse,
     ProduceRequest,
@@ -164,6 +166,7 @@ class Broker(Node):
             "ListOffsets": self._handle_list_offsets,
             "OffsetCommit": self._handle_offset_commit,
             "OffsetFetch": self._handle_offset_fetch,
+            "OffsetsForLeaderEpoch": self._handle_offsets_for_leader_epoch,
         }
 
     # -- setup --
@@ -865,6 +868,21 @@ class Broker(Node):
             response = ListOffsetsResponse(None, replica.log.log_start_offset)
         else:
             response = ListOffsetsResponse(None, replica.log.high_watermark)
+        self.send_response(source, request, response, REQUEST_HEADER_BYTES)
+
+    def _handle_offsets_for_leader_epoch(self, source: str, request: Request) -> None:
+        """KIP-320 / KIP-279: the end offset of an epoch on this leader (largest epoch <= it)."""
+        body: OffsetsForLeaderEpochRequest = request.body
+        replica = self.partitions.get((body.topic, body.partition))
+        if replica is None or not replica.is_leader:
+            response = OffsetsForLeaderEpochResponse(NOT_LEADER_OR_FOLLOWER)
+        elif 0 <= body.current_leader_epoch < replica.leader_epoch:
+            response = OffsetsForLeaderEpochResponse("FENCED_LEADER_EPOCH")
+        elif body.current_leader_epoch > replica.leader_epoch:
+            response = OffsetsForLeaderEpochResponse("UNKNOWN_LEADER_EPOCH")
+        else:
+            epoch, end = replica.log.end_offset_for_epoch(body.leader_epoch)
+            response = OffsetsForLeaderEpochResponse(None, epoch, end)
         self.send_response(source, request, response, REQUEST_HEADER_BYTES)
 
     def _handle_offset_commit(self, source: str, request: Request) -> None:

@@ -47,6 +47,8 @@ from sim.cluster.messages import (
     OffsetCommitResponse,
     OffsetFetchRequest,
     OffsetFetchResponse,
+    OffsetsForLeaderEpochRequest,
+    OffsetsForLeaderEpochResponse,
 )
 from sim.cluster.network import Network, Node, Sampler
 from sim.kafka.log import RecordBatch
@@ -93,6 +95,10 @@ class Consumer(Node):
         self.positions: dict[TopicPartition, int] = {}
         self.leaders: dict[TopicPartition, int | None] = {tp: None for tp in self.assignment}
         self.leader_epochs: dict[TopicPartition, int] = {}
+        # KIP-320: leader epoch of the last record handed to the application, per partition,
+        # and the partitions whose position is being validated after a leader change.
+        self.position_epochs: dict[TopicPartition, int] = {}
+        self.validating: set[TopicPartition] = set()
         self.buffers: dict[TopicPartition, deque[RecordBatch]] = {
             tp: deque() for tp in self.assignment
         }
@@ -192,6 +198,7 @@ class Consumer(Node):
         """Positions, buffers and fetches are gone; committed offsets stay on the broker."""
         self._crashed_at = self.simenv.now
         self.positions.clear()
+        self.validating.clear()
         for buffer in self.buffers.values():
             buffer.clear()
         self.fetching.clear()
@@ -216,11 +223,56 @@ class Consumer(Node):
         for part in response.partitions:
             tp = (part.topic, part.partition)
             if tp in self.leaders:
+                previous = self.leader_epochs.get(tp, -1)
                 self.leaders[tp] = part.leader_id
                 self.leader_epochs[tp] = part.leader_epoch
+                if (
+                    part.leader_epoch > previous >= 0
+                    and tp in self.position_epochs
+                    and tp not in self.validating
+                ):
+                    # KIP-320: a new leader epoch; check our position against its log.
+                    self.validating.add(tp)
+                    self.simenv.process(self._validate_position(tp))
         self._metadata_stale = any(leader is None for leader in self.leaders.values())
         if self._metadata_stale:
             yield self.simenv.timeout(self.retry_backoff_ms)
+
+    def _validate_position(self, tp: TopicPartition) -> Generator[Any, Any, None]:
+        """KIP-320 (``SubscriptionState.maybeValidatePositionForCurrentLeader``): ask the new
+        leader where the epoch of our last consumed record ends. A shorter log means it was
+        truncated (an unclean election): reset to that divergence point (``auto.offset.reset`` is
+        not consulted unless it is ``none``, then the partition stops:
+        LogTruncationException)."""
+        incarnation = self.incarnation
+        while self.alive and self.incarnation == incarnation:
+            leader = self.leaders.get(tp)
+            epoch = self.position_epochs.get(tp, -1)
+            if leader is None or tp not in self.positions or epoch < 0:
+                break
+            body = OffsetsForLeaderEpochRequest(tp[0], tp[1], self.leader_epochs.get(tp, -1), epoch)
+            response, _ = yield from self._call(
+                f"broker-{leader}", "OffsetsForLeaderEpoch", body, REQUEST_HEADER_BYTES
+            )
+            if not isinstance(response, OffsetsForLeaderEpochResponse) or response.error:
+                yield self.simenv.timeout(self.retry_backoff_ms)
+                yield from self._refresh_metadata()
+                continue
+            position = self.positions.get(tp)
+            if position is not None and 0 <= response.end_offset < position:
+                self.buffers[tp].clear()
+                if self.auto_offset_reset == "none":
+                    self.positions.pop(tp, None)
+                    self._events((self.simenv.now, self.name, "log_truncation", f"{tp[0]}-{tp[1]}"))
+                else:
+                    self.positions[tp] = response.end_offset
+                    self._record_position(
+                        tp, "reset", position, response.end_offset, "LOG_TRUNCATION"
+                    )
+            break
+        self.validating.discard(tp)
+        if self._data_event is not None and not self._data_event.triggered:
+            self._wake(self._data_event)
 
     def _init_positions(self) -> Generator[Any, Any, None]:
         committed: dict[TopicPartition, int] = {}
@@ -312,6 +364,7 @@ class Consumer(Node):
                     buffer.popleft()
                     continue
                 taken.append((tp, batch, first, count))
+                self.position_epochs[tp] = batch.leader_epoch
                 budget -= count
                 self.positions[tp] = first + count
                 if first + count >= batch.next_offset:
@@ -374,7 +427,7 @@ class Consumer(Node):
     def _send_fetches(self) -> None:
         by_broker: dict[int, list[FetchPartition]] = {}
         for tp in self.assignment:
-            if tp not in self.positions or self.buffers[tp]:
+            if tp not in self.positions or self.buffers[tp] or tp in self.validating:
                 continue
             leader = self.leaders.get(tp)
             if leader is None or leader in self.fetching:

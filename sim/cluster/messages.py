@@ -182,3 +182,20 @@ class AlterPartitionResponse:
     error: str | None
     leader_hint: int | None = None  # KRaft: NOT_CONTROLLER names the active controller
     state: PartitionState | None = None  # the partition as the controller has it now
+
+
+@dataclass(slots=True)
+class OffsetsForLeaderEpochRequest:
+    """KIP-320: where does ``leader_epoch`` end in the leader's log (position validation)."""
+
+    topic: str
+    partition: int
+    current_leader_epoch: int
+    leader_epoch: int
+
+
+@dataclass(slots=True)
+class OffsetsForLeaderEpochResponse:
+    error: str | None
+    leader_epoch: int = -1
+    end_offset: int = -1
