@@ -103,3 +103,14 @@ def test_quick_unclean_leader_restart_loses_data_only_in_zookeeper_mode(
     s = summary_of("zookeeper-unclean-restart", f"cluster.coordinator={coordinator}")
     assert (s["lost_acked_records"] > 0) is lost
     assert s["unclean_elections"] == 0
+
+
+def test_consumer_detects_the_truncation_after_an_unclean_election() -> None:
+    # KIP-320: the consumer's position is past the new leader's log end; it resets to the
+    # divergence point instead of re-reading the partition from the start.
+    result = run(load_scenario(SCENARIOS / "unclean-election.yaml"), out=None)
+    positions = result.frames["positions"]
+    resets = positions.loc[(positions["kind"] == "reset") & (positions["topic"] == "UNCLEAN")]
+    assert resets["reason"].tolist() == ["LOG_TRUNCATION"]
+    assert (resets["new_position"] < resets["old_position"]).all()
+    assert result.summary["duplicate_deliveries"] == 0
