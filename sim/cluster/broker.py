@@ -63,6 +63,7 @@ from sim.kafka.replica import NOT_LEADER_OR_FOLLOWER, IsrProposal, Partition
 if TYPE_CHECKING:
     from sim.cluster.engine import SimEnv, Timer
     from sim.cluster.faults import Outages
+    from sim.kafka.election import PartitionState
     from sim.scenario import ClusterSpec, TopicSpec
 
 TopicPartition = tuple[str, int]
@@ -334,6 +335,39 @@ class Broker(Node):
             session.partitions.append(replica)
             if not session.in_flight:
                 self._send_replica_fetch(session)
+
+    def apply_partition_state(
+        self, key: TopicPartition, state: PartitionState, *, truncate_to_hw: bool = False
+    ) -> None:
+        """Make the local replica match the coordinator's view of the partition
+        (``ReplicaManager.becomeLeaderOrFollower`` / ``applyDelta``): a new leader or epoch means
+        become leader or follower; otherwise only the ISR may have changed."""
+        replica = self.partitions.get(key)
+        if replica is None:
+            return
+        if state.leader == self.broker_id:
+            if not replica.is_leader or replica.leader_epoch != state.leader_epoch:
+                self.become_leader(key, state.leader_epoch, state.isr, state.partition_epoch)
+            elif state.partition_epoch > replica.partition_epoch:
+                self.isr_updated(key, state.isr, state.partition_epoch)
+            return
+        leader = state.leader if state.leader >= 0 else None
+        if (
+            replica.is_leader
+            or replica.leader_id != leader
+            or replica.leader_epoch != state.leader_epoch
+        ):
+            self.become_follower(
+                key,
+                leader,
+                state.leader_epoch,
+                state.isr,
+                state.partition_epoch,
+                truncate_to_hw=truncate_to_hw,
+            )
+        else:
+            replica.isr = state.isr
+            replica.partition_epoch = state.partition_epoch
 
     def isr_updated(self, key: TopicPartition, isr: tuple[int, ...], partition_epoch: int) -> None:
         """The controller changed this leader's ISR (e.g. it fenced a follower)."""

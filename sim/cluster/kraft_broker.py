@@ -252,31 +252,6 @@ class KRaftBrokerClient:
 
     def _publish(self, key: tuple[str, int]) -> None:
         """Make the local replica match the partition's state in the image."""
-        replica = self.broker.partitions.get(key)
         state = self.image.partitions.get(key)
-        if replica is None or state is None:
-            return
-        me = self.broker.broker_id
-        if state.leader == me:
-            if not replica.is_leader or replica.leader_epoch != state.leader_epoch:
-                self.broker.become_leader(key, state.leader_epoch, state.isr, state.partition_epoch)
-            elif state.partition_epoch > replica.partition_epoch:
-                self.broker.isr_updated(key, state.isr, state.partition_epoch)
-            return
-        leader = state.leader if state.leader >= 0 else None
-        if (
-            replica.is_leader
-            or replica.leader_id != leader
-            or replica.leader_epoch != state.leader_epoch
-        ):
-            self.broker.become_follower(
-                key,
-                leader,
-                state.leader_epoch,
-                state.isr,
-                state.partition_epoch,
-                truncate_to_hw=self.truncate_to_hw,
-            )
-        else:
-            replica.isr = state.isr
-            replica.partition_epoch = state.partition_epoch
+        if state is not None:
+            self.broker.apply_partition_state(key, state, truncate_to_hw=self.truncate_to_hw)

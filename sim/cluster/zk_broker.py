@@ -400,33 +400,7 @@ class ZkBrokerClient:
 
     def _apply(self, key: TopicPartition, state: PartitionState) -> None:
         """Make the local replica match ``state`` (``makeLeader`` / ``makeFollower``)."""
-        broker = self.broker
-        replica = broker.partitions.get(key)
-        if replica is None:
-            return
-        if state.leader == self.broker_id:
-            if not replica.is_leader or replica.leader_epoch != state.leader_epoch:
-                broker.become_leader(key, state.leader_epoch, state.isr, state.partition_epoch)
-            elif state.partition_epoch > replica.partition_epoch:
-                broker.isr_updated(key, state.isr, state.partition_epoch)
-            return
-        leader = state.leader if state.leader >= 0 else None
-        if (
-            replica.is_leader
-            or replica.leader_id != leader
-            or replica.leader_epoch != state.leader_epoch
-        ):
-            broker.become_follower(
-                key,
-                leader,
-                state.leader_epoch,
-                state.isr,
-                state.partition_epoch,
-                truncate_to_hw=self.truncate_to_hw,
-            )
-        else:
-            replica.isr = state.isr
-            replica.partition_epoch = state.partition_epoch
+        self.broker.apply_partition_state(key, state, truncate_to_hw=self.truncate_to_hw)
 
     def _publish_eligibility(self) -> None:
         """Brokers not live (per UpdateMetadata) may not join an ISR nor count for the HW."""

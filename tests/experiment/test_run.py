@@ -53,10 +53,13 @@ def result_seed5(short_scenario: Scenario) -> Result:
     [
         ("hello-kafka.yaml", ("duration=2s", "drain=1s")),
         # Three producers, three topics, one consumer reading all three: more ordering to get
-        # wrong. Skipped if the scenario is ever removed.
+        # wrong.
         ("acks-latency.yaml", ("duration=1s", "drain=1s")),
+        # Faults, fencing, an election, retries and a restart: the Raft timers and the
+        # controllers' decisions must be reproducible too.
+        ("leader-failover.yaml", ("duration=12s", "drain=8s")),
     ],
-    ids=["hello-kafka", "acks-latency"],
+    ids=["hello-kafka", "acks-latency", "leader-failover"],
 )
 def test_same_seed_gives_identical_tables_in_two_processes(
     sim_cli: CliRunner,
@@ -66,8 +69,7 @@ def test_same_seed_gives_identical_tables_in_two_processes(
     overrides: tuple[str, ...],
 ) -> None:
     path = repo_root / "scenarios" / scenario_file
-    if not path.exists():
-        pytest.skip(f"{scenario_file} is not in scenarios/")
+    assert path.exists(), f"{scenario_file} is not in scenarios/"
     sets = [arg for value in overrides for arg in ("--set", value)]
     folders = []
     for i, hash_seed in enumerate(("0", "4242")):
