@@ -118,7 +118,7 @@ def baseline_engine_timer(seconds: float, processes: int = BASELINE_PROCESSES) -
     None if the engine has no ``call_later`` (the engine is not part of this script's contract).
     """
     try:
-        from sim.cluster.engine import SimEnv
+        from sim.cluster.net.engine import SimEnv
 
         simenv = SimEnv(0)
         call_later = simenv.call_later

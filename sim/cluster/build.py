@@ -21,21 +21,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sim.cluster.broker import Broker
-from sim.cluster.consumer import Consumer
-from sim.cluster.controller_kraft import KRaftController
-from sim.cluster.controller_zk import ZkStore, ZooKeeperNode
+from sim.cluster.broker.broker import Broker
+from sim.cluster.clients.consumer import Consumer
+from sim.cluster.clients.producer import Producer
+from sim.cluster.coordination.controller_kraft import KRaftController
+from sim.cluster.coordination.controller_zk import ZkStore, ZooKeeperNode
+from sim.cluster.coordination.kraft_broker import KRaftBrokerClient
+from sim.cluster.coordination.zk_broker import ZkBrokerClient, bootstrap_zookeeper
 from sim.cluster.faults import FaultInjector, Outages
-from sim.cluster.kraft_broker import KRaftBrokerClient
-from sim.cluster.network import Network, Node
-from sim.cluster.producer import Producer
-from sim.cluster.zk_broker import ZkBrokerClient, bootstrap_zookeeper
+from sim.cluster.net.network import Network, Node
 from sim.kafka.assignors import range_assign
 from sim.kafka.election import PartitionState
 from sim.kafka.partitioner import consumer_offsets_partition
 
 if TYPE_CHECKING:
-    from sim.cluster.engine import SimEnv
+    from sim.cluster.net.engine import SimEnv
     from sim.scenario import Scenario
 
 CLOSE_GRACE_MS = 5000.0  # time clients get to finish close() after the drain phase
@@ -117,6 +117,10 @@ class Cluster:
             return self.zk_store.partition_states()
         best = max(self.controllers, key=lambda c: (c.raft.is_leader and c.alive, c.image.offset))
         return dict(best.image.partitions)
+
+    def group_coordinator_node(self, group: str) -> Node | None:
+        """The broker acting as ``group``'s coordinator (the ``group-coordinator(G)`` selector)."""
+        return self.brokers[group_coordinator(group, len(self.brokers))]
 
     def active_controller_node(self) -> Node | None:
         """The node acting as controller now: the KRaft Raft leader, or in ZooKeeper mode the

@@ -27,16 +27,37 @@ moment the controller noticed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from sim.cluster.network import Node, Sampler
+from sim.cluster.net.network import Node, Sampler
 from sim.scenario.faults import OTHERS, FaultSpec, parse_group_coordinator, parse_leader
 
 if TYPE_CHECKING:
-    from sim.cluster.build import Cluster
-    from sim.kafka.election import PartitionChange
+    from sim.cluster.net.engine import SimEnv
+    from sim.cluster.net.network import Network
+    from sim.kafka.election import PartitionChange, PartitionState
+    from sim.scenario import Scenario
 
 TopicPartition = tuple[str, int]
+
+
+class ClusterView(Protocol):
+    """What the fault injector needs of a running cluster (``build.Cluster`` satisfies it):
+    faults depend on this narrow view, never on the wiring in ``build``."""
+
+    scenario: Scenario
+    simenv: SimEnv
+    network: Network
+    outages: Outages
+
+    @property
+    def load_end_ms(self) -> float: ...
+
+    def final_state(self) -> dict[TopicPartition, PartitionState]: ...
+
+    def active_controller_node(self) -> Node | None: ...
+
+    def group_coordinator_node(self, group: str) -> Node | None: ...
 
 
 class Outages:
@@ -96,7 +117,7 @@ class Outages:
 class FaultInjector:
     """Runs the scenario's faults against a built cluster (Maelstrom's nemesis)."""
 
-    def __init__(self, cluster: Cluster) -> None:
+    def __init__(self, cluster: ClusterView) -> None:
         self.cluster = cluster
         self.simenv = cluster.simenv
         self.network = cluster.network
@@ -284,9 +305,7 @@ class FaultInjector:
             return nodes[brokers[int(self.rng.integers(len(brokers)))]]
         group = parse_group_coordinator(target)
         if group is not None:
-            from sim.cluster.build import group_coordinator
-
-            return nodes[f"broker-{group_coordinator(group, len(self.cluster.brokers))}"]
+            return self.cluster.group_coordinator_node(group)
         return None
 
     def _groups(self, groups: list[list[str]]) -> list[list[str]]:

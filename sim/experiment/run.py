@@ -27,7 +27,7 @@ from sim.analysis.checker import Verdict, check
 from sim.analysis.metrics import evaluate_expectations, summarize
 from sim.analysis.recorder import Recorder
 from sim.cluster.build import build
-from sim.cluster.engine import SimEnv
+from sim.cluster.net.engine import SimEnv
 from sim.scenario import Scenario
 
 __all__ = ["Result", "run", "run_id_for"]

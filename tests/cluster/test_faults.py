@@ -13,7 +13,7 @@ import pytest
 from sim import run
 from sim.analysis.recorder import Recorder
 from sim.cluster.build import build
-from sim.cluster.engine import SimEnv
+from sim.cluster.net.engine import SimEnv
 from sim.scenario import load_scenario_text
 
 MODES = ["kraft", "zookeeper"]

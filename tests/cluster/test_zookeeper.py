@@ -9,7 +9,7 @@ import pandas as pd
 from sim import run
 from sim.analysis.recorder import Recorder
 from sim.cluster.build import build
-from sim.cluster.controller_zk import (
+from sim.cluster.coordination.controller_zk import (
     RELOAD_BASE_MS,
     STALE_CONTROLLER_EPOCH,
     LeaderAndIsrRequest,
@@ -17,9 +17,9 @@ from sim.cluster.controller_zk import (
     ZkStore,
     ZooKeeperNode,
 )
-from sim.cluster.engine import SimEnv
-from sim.cluster.network import Network, Request
-from sim.cluster.zk_broker import ZkBrokerClient
+from sim.cluster.coordination.zk_broker import ZkBrokerClient
+from sim.cluster.net.engine import SimEnv
+from sim.cluster.net.network import Network, Request
 from sim.kafka.election import PartitionState
 from sim.scenario import load_scenario_text
 from sim.scenario.models import NetworkSpec

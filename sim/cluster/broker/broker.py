@@ -32,7 +32,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sim.cluster.messages import (
+from sim.cluster.net.messages import (
     CONSUMER_REPLICA_ID,
     EARLIEST_TIMESTAMP,
     PARTITION_HEADER_BYTES,
@@ -56,13 +56,13 @@ from sim.cluster.messages import (
     ProduceRequest,
     ProduceResponse,
 )
-from sim.cluster.network import Network, Node, Request
+from sim.cluster.net.network import Network, Node, Request
 from sim.kafka.log import PartitionLog, RecordBatch
 from sim.kafka.replica import NOT_LEADER_OR_FOLLOWER, IsrProposal, Partition
 
 if TYPE_CHECKING:
-    from sim.cluster.engine import SimEnv, Timer
     from sim.cluster.faults import Outages
+    from sim.cluster.net.engine import SimEnv, Timer
     from sim.kafka.election import PartitionState
     from sim.scenario import ClusterSpec, TopicSpec
 

@@ -92,15 +92,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from sim.cluster.messages import AlterPartitionRequest, AlterPartitionResponse
-from sim.cluster.network import Network, Node, Request
+from sim.cluster.net.messages import AlterPartitionRequest, AlterPartitionResponse
+from sim.cluster.net.network import Network, Node, Request
 from sim.kafka import election
 from sim.kafka.election import ElectionPolicy, PartitionChange, PartitionState
 
 if TYPE_CHECKING:
-    from sim.cluster.broker import Broker
-    from sim.cluster.engine import SimEnv
+    from sim.cluster.broker.broker import Broker
     from sim.cluster.faults import Outages
+    from sim.cluster.net.engine import SimEnv
     from sim.scenario import ClusterSpec, TopicSpec
 
 TopicPartition = tuple[str, int]

@@ -36,22 +36,22 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sim.cluster.messages import AlterPartitionRequest, AlterPartitionResponse
-from sim.cluster.metadata import (
+from sim.cluster.coordination.metadata import (
     FenceBrokerRecord,
     MetadataImage,
     PartitionRecord,
     RegisterBrokerRecord,
     UnfenceBrokerRecord,
 )
-from sim.cluster.network import Network, Node, Request
+from sim.cluster.net.messages import AlterPartitionRequest, AlterPartitionResponse
+from sim.cluster.net.network import Network, Node, Request
 from sim.kafka import election
 from sim.kafka.election import ElectionPolicy, PartitionChange, PartitionState
 from sim.kafka.raft import FetchRequest, FetchResponse, Message, RaftNode
 
 if TYPE_CHECKING:
-    from sim.cluster.engine import SimEnv, Timer
     from sim.cluster.faults import Outages
+    from sim.cluster.net.engine import SimEnv, Timer
     from sim.scenario import ClusterSpec, TopicSpec
 
 RAFT_MESSAGE_BYTES = 128

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.cluster.messages import (
+from sim.cluster.net.messages import (
     BATCH_HEADER_BYTES,
     PARTITION_HEADER_BYTES,
     REQUEST_HEADER_BYTES,
@@ -50,12 +50,12 @@ from sim.cluster.messages import (
     ProduceRequest,
     ProduceResponse,
 )
-from sim.cluster.network import Network, Node
+from sim.cluster.net.network import Network, Node
 from sim.kafka.log import RecordBatch
 from sim.kafka.partitioner import StickyPartitioner, kafka_partition
 
 if TYPE_CHECKING:
-    from sim.cluster.engine import SimEnv, Timer
+    from sim.cluster.net.engine import SimEnv, Timer
     from sim.scenario import ProducerSpec, TopicSpec
 
 RETRIABLE = frozenset(

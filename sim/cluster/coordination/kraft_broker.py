@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sim.cluster.controller_kraft import (
+from sim.cluster.coordination.controller_kraft import (
     BrokerHeartbeatRequest,
     BrokerRegistrationRequest,
     ControllerResponse,
@@ -30,17 +30,21 @@ from sim.cluster.controller_kraft import (
     MetadataFetchResponse,
     bootstrap_records,
 )
-from sim.cluster.messages import AlterPartitionRequest, AlterPartitionResponse, PartitionMetadata
-from sim.cluster.metadata import (
+from sim.cluster.coordination.metadata import (
     MetadataImage,
     PartitionRecord,
     RegisterBrokerRecord,
     partition_metadata,
 )
+from sim.cluster.net.messages import (
+    AlterPartitionRequest,
+    AlterPartitionResponse,
+    PartitionMetadata,
+)
 from sim.kafka.replica import IsrProposal
 
 if TYPE_CHECKING:
-    from sim.cluster.broker import Broker
+    from sim.cluster.broker.broker import Broker
     from sim.scenario import ClusterSpec, TopicSpec
 
 REQUEST_BYTES = 64

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from sim.cluster.engine import SimEnv, Timer
+    from sim.cluster.net.engine import SimEnv, Timer
     from sim.scenario import Distribution, NetworkSpec
 
 __all__ = ["Link", "Network", "Node", "Request", "Response", "Sampler"]

@@ -30,7 +30,7 @@ from collections.abc import Generator
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from sim.cluster.messages import (
+from sim.cluster.net.messages import (
     CONSUMER_REPLICA_ID,
     EARLIEST_TIMESTAMP,
     LATEST_TIMESTAMP,
@@ -50,11 +50,11 @@ from sim.cluster.messages import (
     OffsetsForLeaderEpochRequest,
     OffsetsForLeaderEpochResponse,
 )
-from sim.cluster.network import Network, Node, Sampler
+from sim.cluster.net.network import Network, Node, Sampler
 from sim.kafka.log import RecordBatch
 
 if TYPE_CHECKING:
-    from sim.cluster.engine import SimEnv
+    from sim.cluster.net.engine import SimEnv
     from sim.scenario import ConsumerSpec
 
 TopicPartition = tuple[str, int]

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from sim.cluster.messages import PartitionMetadata
+from sim.cluster.net.messages import PartitionMetadata
 from sim.kafka.election import PartitionState
 
 TopicPartition = tuple[str, int]

@@ -16,7 +16,8 @@ Theory of operation (kafka-semantics §3.1; ``ZooKeeperClient``, ``KafkaZkClient
   znode still exists) and then joins the controller race.
 * **Controller race** (``KafkaController.elect``): read ``/controller`` with a watch; if absent,
   one ZK transaction creates the ephemeral ``/controller`` and bumps ``/controller_epoch``
-  (conditional on its version). The winner's :class:`~sim.cluster.controller_zk.ZkController`
+  (conditional on its version). The winner's
+  :class:`~sim.cluster.coordination.controller_zk.ZkController`
   activates; losers keep the watch and race again when ``/controller`` disappears.
 * **LeaderAndIsr** from the controller is rejected (``STALE_CONTROLLER_EPOCH``) when it carries an
   older controller epoch than the newest this broker has seen (zombie-controller fencing); each
@@ -50,7 +51,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from sim.cluster.controller_zk import (
+from sim.cluster.coordination.controller_zk import (
     BROKER_IDS_PATH,
     CONNECTION_LOSS,
     CONTROLLER_CONNECTION,
@@ -74,16 +75,20 @@ from sim.cluster.controller_zk import (
     broker_path,
     partition_path,
 )
-from sim.cluster.messages import AlterPartitionRequest, AlterPartitionResponse, PartitionMetadata
-from sim.cluster.metadata import partition_metadata
+from sim.cluster.coordination.metadata import partition_metadata
+from sim.cluster.net.messages import (
+    AlterPartitionRequest,
+    AlterPartitionResponse,
+    PartitionMetadata,
+)
 from sim.kafka import election
 from sim.kafka.election import PartitionState
 from sim.kafka.replica import IsrProposal
 
 if TYPE_CHECKING:
-    from sim.cluster.broker import Broker
+    from sim.cluster.broker.broker import Broker
     from sim.cluster.faults import Outages
-    from sim.cluster.network import Request
+    from sim.cluster.net.network import Request
     from sim.scenario import ClusterSpec, TopicSpec
 
 TopicPartition = tuple[str, int]
