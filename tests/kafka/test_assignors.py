@@ -392,6 +392,8 @@ def test_bad_input_is_refused() -> None:
         assign("uniform", [sub("a", ["t"])], {"t": 1})
     with pytest.raises(ValueError, match="duplicate member ids"):
         assign("range", [sub("a", ["t"]), sub("a", ["t"])], {"t": 1})
+    with pytest.raises(ValueError, match=r"duplicate group\.instance\.id"):
+        assign("range", [sub("a", ["t"], instance="i"), sub("b", ["t"], instance="i")], {"t": 1})
     with pytest.raises(ValueError, match="topic t has 2 partitions"):
         assign("sticky", [sub("a", ["t"], owned=[("t", 5)], generation=1)], {"t": 2})
 

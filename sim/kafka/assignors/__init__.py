@@ -37,13 +37,21 @@ sticky, "range" is the range split (``server``). Members reconcile towards the t
 heartbeats, revoking before anything is reassigned, so no partition has two owners; there is no
 group-wide barrier.
 
-Member order. Range and roundrobin order members by ``group.instance.id`` when set (static
-members first), else by member id, in Java ``String`` order. The sticky and uniform assignors
-order by member id and visit members in the iteration order of Kafka's ``HashMap`` keyed by
-member id, reproduced exactly (``common.java_hash_map_order``); the order of ``subscriptions`` /
-``members`` given here stands for the order Kafka inserted them (JoinGroup order) and matters
-only between member ids whose hashes collide. Results are deterministic: nothing depends on
-Python's string hashing or on set iteration.
+Orders. Range and roundrobin order members by ``group.instance.id`` when set (static members
+first), else by member id, in Java ``String`` order. Where two answers are equally good the
+sticky and uniform assignors pick by the iteration order of Java hash maps and sets (members
+keyed by member id, topics by topic UUID, partitions by ``TopicPartition``); these orders are
+functions of Java's ``hashCode`` and are reproduced exactly (``common``). The order of
+``subscriptions``/``members`` given here stands for the order in which Kafka filled its map
+(JoinGroup order) and matters only between ids whose hashes collide. The simulator's topics have
+no UUIDs: ``server_assign`` takes them as ``topic_ids`` and otherwise hashes topic names instead.
+Results are deterministic: nothing depends on Python's string hashing or on set iteration.
+
+Checked against Kafka: besides the ported Kafka test cases, every assignor here was run side by
+side with Kafka 3.9's own Java classes (compiled from its source, rack code unused) on about
+25,000 random groups, including conflicting ownership claims, stale generations and scale-out /
+scale-in histories: identical assignments in every case where Kafka does not throw. Kafka throws
+in two situations the simulator completes instead (see ``sticky`` and ``server``).
 
 Simplified: no rack-aware assignment (``client.rack``) anywhere; topics without metadata (absent
 from ``partitions_per_topic`` or with no partitions) are skipped, as Kafka does. See each module
@@ -54,8 +62,8 @@ RoundRobinAssignor,StickyAssignor,CooperativeStickyAssignor}.java``,
 ``consumer/internals/{AbstractPartitionAssignor,AbstractStickyAssignor,ConsumerCoordinator}.java``,
 ``group-coordinator/src/main/java/org/apache/kafka/coordinator/group/assignor/{UniformAssignor,
 UniformHomogeneousAssignmentBuilder,UniformHeterogeneousAssignmentBuilder,RangeAssignor}.java``
-(in 3.9 the homogeneous/heterogeneous builders replaced the "Optimized"/"General" uniform
-builders of 3.7; the 3.9 test ``OptimizedUniformAssignmentBuilderTest`` kept the old name).
+(the "Optimized"/"General" uniform builders of 3.7 were renamed homogeneous/heterogeneous in
+3.8; the test ``OptimizedUniformAssignmentBuilderTest`` kept the old name).
 """
 
 from __future__ import annotations
@@ -76,6 +84,7 @@ from sim.kafka.assignors.common import (
 from sim.kafka.assignors.server import (
     PartitionAssignorError,
     server_range_assignment,
+    topic_hash_function,
     uniform_assignment,
 )
 from sim.kafka.assignors.sticky import AssignorStateError, sticky_assignment
@@ -150,17 +159,17 @@ def server_assign(
     assignor: str,
     members: Sequence[MemberSpec],
     partitions_per_topic: Mapping[str, int],
-    topic_order: Sequence[str] | None = None,
+    topic_ids: Mapping[str, str] | None = None,
 ) -> dict[str, list[TopicPartition]]:
     """Compute a KIP-848 target assignment with the server-side ``assignor``.
 
-    ``topic_order`` is the order in which the coordinator visits topics (Kafka: a hash set of
-    topic UUIDs); topics it leaves out follow in Java name order. Returns every member id (Java
-    order) mapped to its partitions sorted by (topic, partition).
+    ``topic_ids`` maps topic names to Kafka topic ids (base64 UUIDs, as ``kafka-topics
+    --describe`` prints them); Kafka orders topics by their ids' hashes, and without ids the
+    names' hashes stand in. Returns every member id (Java order) mapped to its partitions sorted
+    by (topic, partition).
     """
     specs = list(members)
-    if len({m.member_id for m in specs}) != len(specs):
-        raise ValueError("duplicate member ids")
+    _check_unique([m.member_id for m in specs], [m.instance_id for m in specs])
     held: dict[TopicPartition, str] = {}
     for member in specs:
         for tp in member.current:
@@ -171,10 +180,8 @@ def server_assign(
                     f"{tp} is in the target assignment of {other} and {member.member_id}"
                 )
     metadata = {t: n for t, n in partitions_per_topic.items() if n > 0}
-    given = [t for t in (topic_order or ()) if t in metadata]
-    order = list(dict.fromkeys(given)) + [t for t in java_sorted(metadata) if t not in given]
     if assignor == "uniform":
-        result = uniform_assignment(specs, metadata, order)
+        result = uniform_assignment(specs, metadata, topic_hash_function(topic_ids))
     elif assignor == "range":
         result = server_range_assignment(specs, metadata)
     else:
@@ -220,6 +227,16 @@ def round_robin_assign(
     return assign("roundrobin", subs, partitions_per_topic)
 
 
+def _check_unique(member_ids: Sequence[str], instance_ids: Sequence[str | None]) -> None:
+    """One member per member id, and per ``group.instance.id`` (the coordinator fences the
+    older member of a static pair; two of them never reach an assignor)."""
+    if len(set(member_ids)) != len(member_ids):
+        raise ValueError("duplicate member ids")
+    static = [i for i in instance_ids if i is not None]
+    if len(set(static)) != len(static):
+        raise ValueError("duplicate group.instance.id")
+
+
 def _check_partition(
     tp: TopicPartition, partitions_per_topic: Mapping[str, int], member_id: str
 ) -> None:
@@ -232,8 +249,7 @@ def _check_subscriptions(
     subscriptions: Sequence[Subscription], partitions_per_topic: Mapping[str, int]
 ) -> list[Subscription]:
     members = list(subscriptions)
-    if len({s.member_id for s in members}) != len(members):
-        raise ValueError("duplicate member ids")
+    _check_unique([s.member_id for s in members], [s.group_instance_id for s in members])
     for s in members:
         for tp in s.owned_partitions:
             _check_partition(tp, partitions_per_topic, s.member_id)

@@ -28,6 +28,8 @@ from typing import Generic, TypeVar
 
 from sim.kafka.partitioner import java_string_hashcode
 
+K = TypeVar("K", bound=Hashable)
+
 TopicPartition = tuple[str, int]
 Assignment = dict[str, list[TopicPartition]]
 
@@ -114,6 +116,32 @@ def _grown_capacity(capacity: int, size: int) -> int:
     return capacity
 
 
+def table_size_for(capacity: int) -> int:
+    """``HashMap.tableSizeFor``: the power of two at or above ``capacity`` (at least 1)."""
+    size = 1
+    while size < capacity:
+        size *= 2
+    return size
+
+
+def copied_set_capacity(size: int) -> int:
+    """Table size of ``new HashSet<>(collection)`` of ``size`` elements:
+    ``new HashMap<>(Math.max((int) (size / .75f) + 1, 16))``."""
+    return table_size_for(max(int(size / 0.75) + 1, 16))
+
+
+def grown_capacity(size: int) -> int:
+    """Table size of a ``new HashMap<>()``/``new HashSet<>()`` after ``size`` insertions."""
+    return _grown_capacity(_HASH_MAP_INITIAL_CAPACITY, size)
+
+
+def hash_order(items: Sequence[K], hashcode: Callable[[K], int], capacity: int) -> list[K]:
+    """Iteration order of a Java hash table of ``capacity`` buckets holding ``items`` (given in
+    insertion order): by bucket, then insertion order."""
+    position = {item: i for i, item in reversed(list(enumerate(items)))}
+    return sorted(position, key=lambda k: (_bucket(hashcode(k), capacity), position[k]))
+
+
 def java_hash_map_order(keys: Sequence[str]) -> list[str]:
     """Iteration order of ``new HashMap<String, V>()`` filled by ``put`` in ``keys`` order.
 
@@ -127,9 +155,6 @@ def java_hash_map_order(keys: Sequence[str]) -> list[str]:
         position,
         key=lambda k: (_bucket(java_string_hashcode(k), capacity), position[k]),
     )
-
-
-K = TypeVar("K", bound=Hashable)
 
 
 class JavaHashSet(Generic[K]):

@@ -9,43 +9,44 @@ The assignor sees every member's subscription and current target assignment (``G
     *Homogeneous* group (every member subscribes to the same topics;
     ``UniformHomogeneousAssignmentBuilder``): ``minQuota = P // N``; the first ``P % N`` members
     in iteration order get a quota of ``minQuota + 1``. Each member keeps its current partitions
-    of subscribed topics up to its quota, topic by topic in the order of its current assignment,
-    lowest partition numbers first; the rest are revoked. Partitions that nobody holds (in topic
-    order, then partition number) then fill the members below quota, in member order.
+    of subscribed topics up to its quota, topic by topic, in the order of its assignment map;
+    the rest are revoked. Partitions that nobody holds, then the revoked ones, fill the members
+    below quota, in member order.
     *Heterogeneous* group (``UniformHeterogeneousAssignmentBuilder``): every member keeps all its
     current partitions of topics it still subscribes to; the other partitions are assigned one at
     a time, topics with the most partitions per subscriber first (then fewer subscribers, then
     partition number), each to the subscribed member with the fewest partitions (ties: member
     id); then partitions move from a member to a subscribed one with 2+ fewer until balanced,
-    each partition at most once, avoiding back-and-forth moves within a topic.
+    each partition at most once, undoing earlier moves of the same topic where possible.
 ``range`` (``RangeAssignor``): the classic range split (see ``basic``), members ordered static
     first by instance id, then by member id. Not sticky in 3.9: it ignores current assignments.
 
-Orders. Kafka iterates members in the order of a ``HashMap`` keyed by member id (reproduced, see
-``common``) and topics in the order of a ``HashSet`` of topic UUIDs, which the simulator does not
-have: topics are taken in ``topic_order`` (default: names in Java order). A member's current
-assignment is read in the order of ``MemberSpec.current``. The heterogeneous builder sorts a
-``HashSet<TopicIdPartition>`` with a stable sort; its ties (same partitions per subscriber, same
-subscriber count, same partition number) follow ``topic_order`` here. Where it takes the first
-element of such a set (the partition it moves back), the Java order is reproduced with the topic
-name's hash in place of the UUID's.
+Orders. Kafka visits members in the order of a ``HashMap`` keyed by member id and topics and
+partitions in the order of ``HashSet``s keyed by topic UUID; both are reproduced (``common``).
+The simulator's topics have no UUIDs: give ``topic_ids`` (name -> Kafka's base64 topic id) to
+reproduce a given cluster exactly; otherwise the topic name's ``String.hashCode`` stands in for
+the UUID's ``hashCode``. A member's current assignment is read topic by topic in the order of
+``MemberSpec.current`` (Kafka: the iteration order of the member's assignment map, a ``HashMap``
+in a running coordinator, an ordered map in some of Kafka's tests), a topic's partitions in the
+order of a ``HashSet<Integer>``.
 
 Simplified: no rack awareness; nonexistent topics in a subscription are ignored (Kafka resolves
 subscribed names to topic ids first, so unknown names never reach the assignor). Where 3.9's
 heterogeneous builder throws ``PartitionAssignorException("Mismatch in partition movement
-record...")`` on moving a partition a second time (an inverted sanity check, gone with the 4.0
-rewrite, KAFKA-17710), the move is completed as the client-side sticky assignor does.
+record...")`` on moving a partition it already moved (an inverted sanity check; the builder was
+rewritten in 4.0, KAFKA-17710), the move is completed as the client-side sticky assignor does.
 
 Kafka sources: ``group-coordinator/.../assignor/UniformAssignor.java``,
 ``UniformHomogeneousAssignmentBuilder.java``, ``UniformHeterogeneousAssignmentBuilder.java``,
 ``RangeAssignor.java``, ``modern/TargetAssignmentBuilder.java``, ``modern/ModernGroup.java``
-(``subscriptionType``); tests ``OptimizedUniformAssignmentBuilderTest``,
+(``subscriptionType``), ``common/Uuid.java``; tests ``OptimizedUniformAssignmentBuilderTest``,
 ``UniformHeterogeneousAssignmentBuilderTest``, ``RangeAssignorTest``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import base64
+from collections.abc import Callable, Mapping, Sequence
 
 from sim.kafka.assignors.basic import range_assignment
 from sim.kafka.assignors.common import (
@@ -54,45 +55,79 @@ from sim.kafka.assignors.common import (
     MemberSpec,
     Subscription,
     TopicPartition,
+    copied_set_capacity,
+    grown_capacity,
+    hash_order,
     java_hash_map_order,
     java_order,
     signed32,
 )
 from sim.kafka.partitioner import java_string_hashcode
 
+TopicHash = Callable[[str], int]
+
 
 class PartitionAssignorError(RuntimeError):
     """Kafka's ``PartitionAssignorException``: the assignor could not compute an assignment."""
 
 
+def uuid_hashcode(topic_id: str) -> int:
+    """``Uuid.fromString(topic_id).hashCode()``: high and low 64 bits xor-ed, folded to 32."""
+    try:
+        raw = base64.urlsafe_b64decode(topic_id + "=" * (-len(topic_id) % 4))
+    except ValueError:
+        raw = b""
+    if len(raw) != 16:
+        raise ValueError(f"topic id {topic_id!r} is not a base64 UUID")
+    folded = int.from_bytes(raw[:8], "big") ^ int.from_bytes(raw[8:], "big")
+    return signed32((folded >> 32) ^ folded)
+
+
+def topic_hash_function(topic_ids: Mapping[str, str] | None) -> TopicHash:
+    """The ``hashCode`` of a topic's UUID, or its name's ``String.hashCode`` without ids."""
+    ids = dict(topic_ids or {})
+    hashes = {topic: uuid_hashcode(topic_id) for topic, topic_id in ids.items()}
+
+    def topic_hash(topic: str) -> int:
+        known = hashes.get(topic)
+        return known if known is not None else java_string_hashcode(topic)
+
+    return topic_hash
+
+
+def _int_set_order(partitions: Sequence[int]) -> list[int]:
+    """Iteration order of ``new HashSet<>(partitions)`` (``Integer.hashCode`` is the value)."""
+    distinct = list(dict.fromkeys(partitions))  # inserted in the given order
+    return hash_order(distinct, lambda p: p, copied_set_capacity(len(distinct)))
+
+
 def group_current(member: MemberSpec) -> list[tuple[str, list[int]]]:
-    """A member's current assignment as (topic, ascending partitions), topics in given order."""
+    """A member's current assignment as (topic, partitions): topics in the given order,
+    partitions in ``HashSet<Integer>`` order."""
     by_topic: dict[str, list[int]] = {}
     for topic, partition in member.current:
         by_topic.setdefault(topic, []).append(partition)
-    return [(topic, sorted(set(parts))) for topic, parts in by_topic.items()]
+    return [(topic, _int_set_order(parts)) for topic, parts in by_topic.items()]
 
 
 def is_homogeneous(members: Sequence[MemberSpec]) -> bool:
     """``ModernGroup.subscriptionType``: HOMOGENEOUS when every member has the same topics."""
-    topic_sets = {frozenset(m.topics) for m in members}
-    return len(topic_sets) <= 1
+    return len({frozenset(m.topics) for m in members}) <= 1
 
 
 def uniform_assignment(
     members: Sequence[MemberSpec],
     partitions_per_topic: Mapping[str, int],
-    topic_order: Sequence[str],
+    topic_hash: TopicHash,
 ) -> Assignment:
     """``UniformAssignor.assign``; every member gets a list."""
     if not members:
         return {}
-    member_order = java_hash_map_order([m.member_id for m in members])
     by_id = {m.member_id: m for m in members}
-    ordered = [by_id[m] for m in member_order]
+    ordered = [by_id[m] for m in java_hash_map_order([m.member_id for m in members])]
     if is_homogeneous(members):
-        return _homogeneous(ordered, partitions_per_topic, topic_order)
-    return _Heterogeneous(ordered, partitions_per_topic, topic_order).build()
+        return _homogeneous(ordered, partitions_per_topic, topic_hash)
+    return _Heterogeneous(ordered, partitions_per_topic, topic_hash).build()
 
 
 def server_range_assignment(
@@ -108,12 +143,13 @@ def server_range_assignment(
 def _homogeneous(
     members: Sequence[MemberSpec],
     partitions_per_topic: Mapping[str, int],
-    topic_order: Sequence[str],
+    topic_hash: TopicHash,
 ) -> Assignment:
     """``UniformHomogeneousAssignmentBuilder.build``."""
     target: Assignment = {m.member_id: [] for m in members}
-    subscribed = set(members[0].topics)
-    topics = [t for t in topic_order if t in subscribed and t in partitions_per_topic]
+    first_topics = list(dict.fromkeys(t for t in members[0].topics if t in partitions_per_topic))
+    # new HashSet<>(first member's subscribedTopicIds())
+    topics = hash_order(first_topics, topic_hash, copied_set_capacity(len(first_topics)))
     if not topics:
         return target
     held = {tp for m in members for tp in m.current}  # GroupSpec.isPartitionAssigned
@@ -124,7 +160,7 @@ def _homogeneous(
     min_quota, members_with_extra = divmod(total, len(members))
 
     unfilled: list[tuple[str, int]] = []
-    topic_set = set(topics)
+    subscribed = set(topics)
     for member in members:
         quota = min_quota
         if members_with_extra > 0:
@@ -132,7 +168,7 @@ def _homogeneous(
             members_with_extra -= 1
         kept = target[member.member_id]
         for topic, partitions in group_current(member):
-            if topic not in topic_set:
+            if topic not in subscribed:
                 continue  # no longer subscribed: dropped
             if len(partitions) <= quota:
                 quota -= len(partitions)
@@ -157,12 +193,6 @@ def _homogeneous(
     return target
 
 
-def _topic_id_partition_hashcode(tp: TopicPartition) -> int:
-    """``TopicIdPartition.hashCode`` (``Objects.hash(topicId, partitionId)``) with the topic
-    name's ``String.hashCode`` standing in for the topic UUID's hash."""
-    return signed32(31 * (31 + java_string_hashcode(tp[0])) + tp[1])
-
-
 class _Heterogeneous:
     """``UniformHeterogeneousAssignmentBuilder`` (Kafka 3.9)."""
 
@@ -170,32 +200,42 @@ class _Heterogeneous:
         self,
         members: Sequence[MemberSpec],
         partitions_per_topic: Mapping[str, int],
-        topic_order: Sequence[str],
+        topic_hash: TopicHash,
     ) -> None:
         self.members = members
         self.partitions_per_topic = partitions_per_topic
-        self.subscribed: dict[str, set[str]] = {}
+        self.topic_hash = topic_hash
+        self.subscribed: dict[str, list[str]] = {}
         self.members_per_topic: dict[str, list[str]] = {}
+        topic_insertions: list[str] = []
         for member in members:
-            topics = {t for t in member.topics if t in partitions_per_topic}
+            topics = list(dict.fromkeys(t for t in member.topics if t in partitions_per_topic))
             self.subscribed[member.member_id] = topics
-            for topic in topic_order:
-                if topic in topics:
-                    self.members_per_topic.setdefault(topic, []).append(member.member_id)
-        self.topic_rank = {t: i for i, t in enumerate(topic_order)}
+            for topic in topics:
+                topic_insertions.append(topic)
+                self.members_per_topic.setdefault(topic, []).append(member.member_id)
+        distinct = list(dict.fromkeys(topic_insertions))
+        topics_in_order = hash_order(distinct, topic_hash, grown_capacity(len(distinct)))
+        # topicIdPartitions(): a new HashSet filled topic by topic; its iteration order is the
+        # order in which a stable sort sees ties.
+        filled = [(t, p) for t in topics_in_order for p in range(partitions_per_topic[t])]
+        iteration = hash_order(filled, self._tip_hashcode, grown_capacity(len(filled)))
+        self.set_rank = {tp: i for i, tp in enumerate(iteration)}
+        self.all_partitions = filled
         self.target: dict[str, dict[str, set[int]]] = {m.member_id: {} for m in members}
         self.size = {m.member_id: 0 for m in members}
         self.max_size = {
             m: sum(partitions_per_topic[t] for t in topics) for m, topics in self.subscribed.items()
         }
-        self.unassigned: set[TopicPartition] = set(self._all_partitions())
+        self.unassigned: set[TopicPartition] = set(filled)
         self.by_size: set[str] = {m for m in self.size if self.size[m] < self.max_size[m]}
         self.owner: dict[TopicPartition, str] = {}
         self.moves_by_topic: dict[str, dict[tuple[str, str], JavaHashSet[TopicPartition]]] = {}
         self.moves_by_partition: dict[TopicPartition, tuple[str, str]] = {}
 
-    def _all_partitions(self) -> list[TopicPartition]:
-        return [(t, p) for t in self.members_per_topic for p in range(self.partitions_per_topic[t])]
+    def _tip_hashcode(self, tp: TopicPartition) -> int:
+        """``TopicIdPartition.hashCode``: ``Objects.hash(topicId, partitionId)``."""
+        return signed32(31 * (31 + self.topic_hash(tp[0])) + tp[1])
 
     def build(self) -> Assignment:
         if not self.members_per_topic:
@@ -209,14 +249,16 @@ class _Heterogeneous:
         }
 
     # --- ordering helpers ---
-    def _sort_key(self, tp: TopicPartition) -> tuple[float, int, int, int]:
-        topic, partition = tp
-        subscribers = len(self.members_per_topic[topic])
-        ratio = self.partitions_per_topic[topic] / subscribers
-        return -ratio, subscribers, partition, self.topic_rank[topic]
-
     def _sorted_partitions(self, tps: set[TopicPartition]) -> list[TopicPartition]:
-        return sorted(tps, key=self._sort_key)
+        """``sortTopicIdPartitions``: most partitions per subscriber first, then fewest
+        subscribers, then partition number; a stable sort of the set's iteration order."""
+
+        def key(tp: TopicPartition) -> tuple[float, int, int, int]:
+            subscribers = len(self.members_per_topic[tp[0]])
+            ratio = self.partitions_per_topic[tp[0]] / subscribers
+            return -ratio, subscribers, tp[1], self.set_rank[tp]
+
+        return sorted(tps, key=key)
 
     def _member_key(self, member: str) -> tuple[int, bytes]:
         return self.size[member], java_order(member)
@@ -251,8 +293,9 @@ class _Heterogeneous:
 
     def _assign_sticky_partitions(self) -> None:
         for member in self.members:
+            subscribed = set(self.subscribed[member.member_id])
             for topic, partitions in group_current(member):
-                if topic in self.subscribed[member.member_id]:
+                if topic in subscribed:
                     for partition in partitions:
                         self._add((topic, partition), member.member_id)
 
@@ -274,7 +317,7 @@ class _Heterogeneous:
     def _balance(self) -> None:
         if self.unassigned:
             raise PartitionAssignorError("Some partitions were left unassigned")
-        self.unassigned = {tp for tp in self._all_partitions() if self._topic_can_move(tp[0])}
+        self.unassigned = {tp for tp in self.all_partitions if self._topic_can_move(tp[0])}
         for member in self.members:
             if not self._member_can_move(member.member_id):
                 self.by_size.discard(member.member_id)
@@ -335,6 +378,7 @@ class _Heterogeneous:
 
     # --- PartitionMovements ---
     def _partition_to_move(self, tp: TopicPartition, old: str, new: str) -> TopicPartition:
+        """``computeActualPartitionToBeMoved``: undo an opposite move of the topic instead."""
         for_topic = self.moves_by_topic.get(tp[0])
         if for_topic is None:
             return tp
@@ -361,5 +405,5 @@ class _Heterogeneous:
             pair = (old, new)
         self.moves_by_partition[tp] = pair
         self.moves_by_topic.setdefault(tp[0], {}).setdefault(
-            pair, JavaHashSet(_topic_id_partition_hashcode)
+            pair, JavaHashSet(self._tip_hashcode)
         ).add(tp)

@@ -40,10 +40,13 @@ Eager vs cooperative (KIP-429)
     (``partitionsTransferringOwnership``) or, after the General builder, computed as the
     partitions added to one member that another member's ``owned_partitions`` contain.
 
-Kept from Kafka on purpose: a member with an empty subscription visited first makes the
-subscriptions count as "all equal" (the Java check starts from the first non-empty set), so it
-may get partitions; a member with no ``group.instance.id`` and one with one are treated alike (the
-sticky assignors order by member id only).
+Kept from Kafka on purpose (Kafka 3.9 does the same, checked against its code): a member with an
+empty subscription visited first makes the subscriptions count as "all equal" (the Java check
+starts from the first non-empty set), so it may get partitions; the General builder's move "back
+to the previous owner" does not check that the previous owner still subscribes to the topic, so
+a member that rejoins from an older generation with a narrower subscription can be handed a
+partition of a topic it dropped; static and dynamic members are treated alike (the sticky
+assignors order by member id only).
 
 Simplified: no rack-aware assignment (``client.rack``); the generation of the StickyAssignor's
 user data and of the v2 subscription are one field; ``maxGeneration`` is computed per call
