@@ -13,7 +13,10 @@ functions of the keys, so they are reproduced here exactly instead of being repl
   insertion order; the table starts at 16 buckets and doubles whenever ``size > 0.75 *
   capacity``. (A bucket holding 8 or more colliding keys in a table of 64+ buckets becomes a red-
   black tree in Java; not modelled, it needs dozens of members whose hashes collide.)
-- ``JavaHashSet`` keeps that order for a ``new HashSet<>()`` that grows and shrinks, for the one
+- ``hash_order(items, hashcode, capacity)`` is the same for any keys (topic UUIDs, partition
+  numbers), with the table sizes of ``new HashSet<>(collection)`` (``copied_set_capacity``) and
+  of a set grown by insertions (``grown_capacity``).
+- ``JavaHashSet`` keeps that order for a ``new HashSet<>()`` that grows and shrinks, for the
   place where Kafka takes ``set.iterator().next()`` (the sticky assignors' partition movements).
 
 Kafka sources: ``java.util.HashMap`` (``hash``, ``putVal``, ``resize``),
@@ -136,25 +139,18 @@ def grown_capacity(size: int) -> int:
 
 
 def hash_order(items: Sequence[K], hashcode: Callable[[K], int], capacity: int) -> list[K]:
-    """Iteration order of a Java hash table of ``capacity`` buckets holding ``items`` (given in
-    insertion order): by bucket, then insertion order."""
-    position = {item: i for i, item in reversed(list(enumerate(items)))}
+    """Iteration order of a Java hash table of ``capacity`` buckets filled with ``items`` in the
+    given order: by bucket, a bucket's entries in insertion order (a repeated item keeps its
+    first position)."""
+    position: dict[K, int] = {}
+    for item in items:
+        position.setdefault(item, len(position))
     return sorted(position, key=lambda k: (_bucket(hashcode(k), capacity), position[k]))
 
 
 def java_hash_map_order(keys: Sequence[str]) -> list[str]:
-    """Iteration order of ``new HashMap<String, V>()`` filled by ``put`` in ``keys`` order.
-
-    A key put twice keeps its first position (a second ``put`` only replaces the value).
-    """
-    position: dict[str, int] = {}
-    for key in keys:
-        position.setdefault(key, len(position))
-    capacity = _grown_capacity(_HASH_MAP_INITIAL_CAPACITY, len(position))
-    return sorted(
-        position,
-        key=lambda k: (_bucket(java_string_hashcode(k), capacity), position[k]),
-    )
+    """Iteration order of ``new HashMap<String, V>()`` filled by ``put`` in ``keys`` order."""
+    return hash_order(keys, java_string_hashcode, grown_capacity(len(set(keys))))
 
 
 class JavaHashSet(Generic[K]):
