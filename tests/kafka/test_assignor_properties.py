@@ -8,9 +8,12 @@ guarantees Kafka's assignors make and the simulator relies on:
   (range, roundrobin, sticky; cooperative-sticky once its follow-up rebalances are done;
   uniform and range on the server);
 - cooperative: never is a partition given to a new member in the round in which another member
-  still owns it (KIP-429), and the group settles within two follow-up rebalances;
+  still owns it (KIP-429), and the group settles after a few follow-up rebalances (at most four,
+  the bound of Kafka's ``CooperativeStickyAssignorTest``);
 - sticky and uniform with identical subscriptions: counts differ by at most one, and a member
-  keeps as many of the partitions it owned as its new share allows.
+  keeps as many of the partitions it owned as its new share allows;
+- range balances each topic on its own; roundrobin balances the whole group when every member
+  subscribes to the same topics.
 """
 
 from __future__ import annotations
@@ -206,3 +209,26 @@ def test_uniform_is_balanced_and_sticky_for_identical_subscriptions(
     got = server_assign("uniform", members, topics)
     _assert_balanced(got)
     _assert_sticky(subs, topics, got)
+
+
+@settings(max_examples=80, deadline=None)
+@given(group=groups(same_topics=False, owned="none"))
+def test_range_balances_each_topic_on_its_own(
+    group: tuple[dict[str, int], list[Subscription]],
+) -> None:
+    topics, subs = group
+    got = assign("range", subs, topics)
+    for topic in topics:
+        counts = [
+            sum(1 for tp in got[s.member_id] if tp[0] == topic) for s in subs if topic in s.topics
+        ]
+        assert not counts or max(counts) - min(counts) <= 1
+
+
+@settings(max_examples=80, deadline=None)
+@given(group=groups(same_topics=True, owned="none"))
+def test_round_robin_is_balanced_for_identical_subscriptions(
+    group: tuple[dict[str, int], list[Subscription]],
+) -> None:
+    topics, subs = group
+    _assert_balanced(assign("roundrobin", subs, topics))
