@@ -96,6 +96,7 @@ def format_summary(result: Any) -> str:
                 ("sent", "records_sent", ""),
                 ("acked", "records_acked", ""),
                 ("failed", "records_failed", ""),
+                ("unfinished", "records_unfinished", ""),
                 ("consumed", "records_consumed", ""),
             ],
             s,
@@ -136,7 +137,8 @@ def format_summary(result: Any) -> str:
         _line(
             "availability",
             [
-                ("longest produce stall", "max_produce_unavailability_ms", ms),
+                ("longest partition stall", "max_produce_unavailability_ms", ms),
+                ("producer stall", "max_producer_stall_ms", ms),
                 ("controller failovers", "controller_failovers", ""),
                 ("longest", "max_controller_failover_ms", ms),
             ],

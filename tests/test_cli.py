@@ -242,6 +242,8 @@ def test_run_writes_a_complete_results_folder(
     for label in ("records ", "checker ", "latency ", "consumers ", "elections ", "verdict "):
         assert re.search(rf"^{label}", result.out, re.M), label
     assert re.search(r"^verdict\s+OK$", result.out, re.M)
+    assert re.search(r"^records .*  failed 0  unfinished 0  consumed ", result.out, re.M)
+    assert re.search(r"^availability .*  producer stall [\d.,]+ ms  ", result.out, re.M)
     assert re.search(r"^\s+expect ok\s+lost_acked_records == 0 \(actual 0\)$", result.out, re.M)
     folder = results_path(result.out)
     assert folder.parent.parent == out
