@@ -160,10 +160,19 @@ def format_summary(result: Any) -> str:
     return "\n".join(lines)
 
 
+def _warn_configs(file: str, scenario: Any) -> None:
+    """One stderr line per config the scenario sets that cannot change the run (not an error)."""
+    from sim.scenario.config_status import config_warnings
+
+    for warning in config_warnings(scenario):
+        print(f"{file}: warning: {warning}", file=sys.stderr)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from sim.experiment.run import run
 
     scenario = load_scenario(args.file, args.overrides)
+    _warn_configs(args.file, scenario)
     result = run(scenario, seed=args.seed, out=args.out, quiet=args.quiet)
     if args.report and result.path is not None:
         from sim.analysis.report import write_report
@@ -176,6 +185,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     for file in args.files:
         scenario = load_scenario(file, args.overrides)
+        _warn_configs(file, scenario)
         print(f"{file}: ok ({scenario.name})")
     return EXIT_OK
 

@@ -43,6 +43,7 @@ META_KEYS = {
     "messages_delivered",
     "messages_dropped",
     "messages_retransmitted",
+    "warnings",
 }
 
 TINY_FAILING = """\
@@ -139,6 +140,7 @@ def assert_complete_results(folder: Path, seed: int, overrides: tuple[str, ...])
     assert meta["scenario"] == "hello-kafka"
     assert meta["simulated_ms"] >= scenario.duration_ms + scenario.drain_ms
     assert meta["events_processed"] > 0
+    assert meta["warnings"] == []  # hello-kafka sets no config that cannot change the run
     assert meta["messages_delivered"] > 0
 
     summary = json.loads((folder / "summary.json").read_text())
