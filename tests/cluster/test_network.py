@@ -49,8 +49,9 @@ def test_two_percent_loss_gives_latency_tails_not_failures(
     assert s["records_failed"] == 0 and s["lost_acked_records"] == 0
     assert not any(k.startswith("produce_errors.") for k in s)  # no timeout, no disconnect
     assert s["controller_failovers"] == 0
-    kinds = set(two_percent.frames["events"]["kind"])
-    assert not kinds & {"isr_shrink", "fenced", "active_controller_lost"}
+    kinds = list(two_percent.frames["events"]["kind"])
+    assert "isr_shrink" not in kinds and "fenced" not in kinds
+    assert kinds.count("active_controller") == 1  # the first election only
     assert two_percent.meta["messages_retransmitted"] > 0
     assert two_percent.meta["messages_dropped"] == 0
     # Tails of hundreds of milliseconds: a lost lone segment costs the RTO (200 ms), two in a
