@@ -19,7 +19,9 @@ Theory of operation
   as the previous response is processed; errors back off ``replica.fetch.backoff.ms``.
 * **Background tasks**: ``isr-expiration`` every ``replica.lag.time.max.ms / 2``; log
   retention every ``log.retention.check.interval.ms``; the OS page-cache flush every
-  ``disk.os_flush_interval`` (or after every append with ``disk.flush: every-append``).
+  ``disk.os_flush_interval`` (or after every append with ``disk.flush: every-append``); the HW
+  checkpoint every ``replica.high.watermark.checkpoint.interval.ms``. Each starts at a phase
+  drawn from the broker's stream (``Node.phase``): brokers do not boot in step.
 * **Group offsets**: commits are kept by the group coordinator broker (the leader of
   ``__consumer_offsets`` partition ``abs(hashCode(group)) % 50``). Simplification: the offsets
   topic itself is not simulated; commits live in that broker's memory.
