@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
-from sim.scenario.errors import PathValueError, did_you_mean
+from sim.scenario.errors import PathValueError, did_you_mean, short_repr
 from sim.scenario.models import (
     BandwidthBpms,
     ConsumerSpec,
@@ -200,7 +200,7 @@ class FaultSpec(Model):
                 also = ", ".join(("at", *takes)) if self.action != "nemesis" else ", ".join(takes)
                 raise PathValueError(
                     (key,),
-                    f"{key!r} does not apply to {self.action} (it takes {also})",
+                    f"{short_repr(key)} does not apply to {self.action} (it takes {also})",
                     at_key=True,
                 )
         for key, what in _NEEDS.get(self.action, {}).items():
@@ -235,7 +235,8 @@ class FaultSpec(Model):
             for k, name in enumerate(group):
                 if name in first_group:
                     raise PathValueError(
-                        ("groups", j, k), f"{name!r} is already in group {first_group[name]}"
+                        ("groups", j, k),
+                        f"{short_repr(name)} is already in group {first_group[name]}",
                     )
                 first_group[name] = j
 
@@ -328,13 +329,14 @@ def _check_target(
     if target in nodes:
         client_names = [f"{c.name}-{k}" for c in _clients(s) for k in range(c.count)]
         if action == "disk-wipe" and target in client_names:
-            raise PathValueError(where, f"{target!r} is a client: it has no disk to wipe")
+            raise PathValueError(where, f"{short_repr(target)} is a client: it has no disk to wipe")
         return
     if target in SELECTORS:
         if action == "restart":
             raise PathValueError(
                 where,
-                f"restart needs a node name or leader(TOPIC-P): {target!r} picks a running "
+                f"restart needs a node name or leader(TOPIC-P): {short_repr(target)} "
+                "picks a running "
                 "node, name the stopped one",
             )
         return
@@ -342,19 +344,23 @@ def _check_target(
         parsed = parse_leader(target)
         if parsed is None:
             raise PathValueError(
-                where, f"expected leader(TOPIC-PARTITION) such as leader(ORDER-0), got {target!r}"
+                where,
+                f"expected leader(TOPIC-PARTITION) such as leader(ORDER-0), "
+                f"got {short_repr(target)}",
             )
         topic, p = parsed
         names = [t.name for t in s.topics]
         if topic not in names:
             raise PathValueError(
-                where, f"unknown topic {topic!r} in {target!r}{did_you_mean(topic, names)}"
+                where,
+                f"unknown topic {short_repr(topic)} in {short_repr(target)}"
+                f"{did_you_mean(topic, names)}",
             )
         n = s.topic(topic).partitions
         if p >= n:
             raise PathValueError(
                 where,
-                f"no partition {p} in {target!r}: topic {topic!r} has {n} "
+                f"no partition {p} in {short_repr(target)}: topic {short_repr(topic)} has {n} "
                 f"partition{'s' if n > 1 else ''} ({_span('', n)})",
             )
         return
@@ -364,18 +370,20 @@ def _check_target(
             raise PathValueError(
                 where,
                 f"expected group-coordinator(GROUP) such as group-coordinator(billing), "
-                f"got {target!r}",
+                f"got {short_repr(target)}",
             )
         groups = [c.group for c in s.consumers if c.group is not None]
         if group not in groups:
             raise PathValueError(
                 where,
-                f"unknown consumer group {group!r} in {target!r}{did_you_mean(group, groups)}",
+                f"unknown consumer group {short_repr(group)} in {short_repr(target)}"
+                f"{did_you_mean(group, groups)}",
             )
         if action == "restart":
             raise PathValueError(
                 where,
-                f"restart needs a node name or leader(TOPIC-P): {target!r} picks a running "
+                f"restart needs a node name or leader(TOPIC-P): {short_repr(target)} "
+                "picks a running "
                 "node, name the stopped one",
             )
         return
@@ -422,23 +430,26 @@ def _unknown_node(s: Scenario, name: str, choices: Sequence[str]) -> str:
     if prefix == "broker":
         b = s.cluster.brokers
         return (
-            f"unknown node {name!r}: the cluster has {b} broker{'s' if b > 1 else ''} "
+            f"unknown node {short_repr(name)}: the cluster has {b} broker{'s' if b > 1 else ''} "
             f"({_span('broker-', b)})"
         )
     if prefix in ("controller", "zookeeper") and prefix != servers:
         return (
-            f"unknown node {name!r}: {prefix}-i nodes exist only with coordinator: "
+            f"unknown node {short_repr(name)}: {prefix}-i nodes exist only with coordinator: "
             f"{'kraft' if prefix == 'controller' else 'zookeeper'} "
             f"(this {s.cluster.coordinator} cluster has {_span(servers + '-', c)})"
         )
     if prefix == servers:
         what = ("controller" if kraft else "zookeeper node") + ("s" if c > 1 else "")
-        return f"unknown node {name!r}: the cluster has {c} {what} ({_span(servers + '-', c)})"
+        return (
+            f"unknown node {short_repr(name)}: the cluster has {c} {what} "
+            f"({_span(servers + '-', c)})"
+        )
     for spec in _clients(s):
         if spec.name == prefix:
             kind = "producer" if isinstance(spec, ProducerSpec) else "consumer"
             return (
-                f"unknown node {name!r}: {kind} {spec.name!r} has {spec.count} "
+                f"unknown node {short_repr(name)}: {kind} {spec.name!r} has {spec.count} "
                 f"instance{'s' if spec.count > 1 else ''} ({_span(prefix + '-', spec.count)})"
             )
-    return f"unknown node {name!r}{did_you_mean(name, choices)}"
+    return f"unknown node {short_repr(name)}{did_you_mean(name, choices)}"
