@@ -138,6 +138,11 @@ class FaultInjector:
         action = fault.action
         if action == "partition":
             groups = self._groups(fault.groups or [])
+            if sum(1 for g in groups if g) < 2:
+                self._record(
+                    action, "network", f"groups {fault.groups} name < 2 nodes now: skipped"
+                )
+                return
             self.network.partition(groups, one_way=fault.one_way)
             if not fault.one_way:
                 # The first group is the one cut off: its nodes are unreachable from now on.
@@ -309,9 +314,26 @@ class FaultInjector:
         return None
 
     def _groups(self, groups: list[list[str]]) -> list[list[str]]:
-        named = {n for g in groups for n in g if n != OTHERS}
+        """Partition groups as node names: selectors (``leader(T-P)``, ``active-controller``...)
+        resolved now (one that names no node now is left out), ``others`` = every node named
+        in no group; a node in two groups stays in the first."""
+        resolved: list[list[str]] = []
+        for group in groups:
+            names = []
+            for member in group:
+                node = None if member == OTHERS else self.resolve(member)
+                if member == OTHERS or node is not None:
+                    names.append(OTHERS if member == OTHERS else node.name)  # type: ignore[union-attr]
+            resolved.append(names)
+        named = {n for g in resolved for n in g if n != OTHERS}
         others = sorted(n for n in self.network.nodes if n not in named)
-        return [sorted({n for m in g for n in (others if m == OTHERS else [m])}) for g in groups]
+        taken: set[str] = set()
+        out = []
+        for group in resolved:
+            members = sorted({n for m in group for n in (others if m == OTHERS else [m])} - taken)
+            taken.update(members)
+            out.append(members)
+        return out
 
     def _nodes(self) -> list[Node]:
         return [self.network.nodes[name] for name in sorted(self.network.nodes)]

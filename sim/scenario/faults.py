@@ -12,9 +12,11 @@ Actions and their keys (anything else is an error, with file:line:col):
   `shutdown` (controlled shutdown, as `kafka-server-stop.sh` does: leadership moves first):
   `target` (required) and `for` (optional: the node restarts / resumes after this long);
 - `restart`: `target`, a node name (or `leader(TOPIC-P)`, resolved when the fault fires);
-- `partition`: `groups`, at least two lists of node names; messages between nodes of different
-  groups are dropped (`one_way: true`: only those from groups[0] to the other groups). `others`
-  stands for every node not named in any group; a node in no group is cut off from no one;
+- `partition`: `groups`, at least two lists of node names or selectors (`leader(ORDER-0)`,
+  `active-controller`, ..., resolved when the partition starts); messages between nodes of
+  different groups are dropped (`one_way: true`: only those from groups[0] to the other groups).
+  `others` stands for every node not named in any group; a node in no group is cut off from no
+  one; a node a selector puts in two groups stays in the first;
 - `degrade`: links `from` -> `to` (node names or "*", default "*") get `latency`, `loss` and/or
   `bandwidth` (at least one), as `network.links` entries would;
 - `heal`: ends every active fault at `at`, as the drain phase does (no other key);
@@ -308,10 +310,8 @@ def check_faults(s: Scenario) -> None:
         for j, group in enumerate(f.groups or []):
             for k, name in enumerate(group):
                 if name != OTHERS and name not in nodes:
-                    raise PathValueError(
-                        (*where, "groups", j, k),
-                        _unknown_node(s, name, [*nodes, OTHERS]),
-                    )
+                    # A selector is resolved when the partition starts, as a target is.
+                    _check_target(s, nodes, "partition", name, (*where, "groups", j, k))
         for key, end in (("from", f.link_from), ("to", f.link_to)):
             if end is not None and end != "*" and end not in nodes:
                 raise PathValueError((*where, key), _unknown_node(s, end, nodes) + ' (or "*")')
