@@ -61,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--report", action="store_true", help="also write plots/*.png")
     run.add_argument("--quiet", action="store_true", help="no progress bar, summary only")
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="run even if the estimated memory or wall time is beyond this machine's limits",
+    )
 
     validate = sub.add_parser("validate", help="check scenarios without running them")
     validate.add_argument("files", nargs="+")
@@ -177,7 +182,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from sim.experiment.run import run
 
     scenario = load_scenario(args.file, args.overrides)
-    result = run(scenario, seed=args.seed, out=args.out, quiet=args.quiet)
+    result = run(scenario, seed=args.seed, out=args.out, quiet=args.quiet, force=args.force)
     if args.report and result.path is not None:
         from sim.analysis.report import write_report
 
@@ -250,6 +255,7 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     from sim.experiment.results import IncompleteResults, OutputError
+    from sim.experiment.sizing import TooBig
 
     args = _parser().parse_args(argv)
     try:
@@ -257,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ScenarioError as e:
         print(str(e), file=sys.stderr)
         return EXIT_USAGE
-    except (OutputError, IncompleteResults) as e:
+    except (OutputError, IncompleteResults, TooBig) as e:
         print(f"kafka-sim: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except FileNotFoundError as e:

@@ -644,3 +644,16 @@ def test_report_refuses_an_incomplete_folder(
     (copy / "meta.json").write_text(json.dumps(meta))
     line = _one_error_line(kafka_sim_in_process("report", copy))
     assert "incomplete results folder (status 'incomplete')" in line
+
+
+def test_a_run_beyond_the_machine_is_refused_before_simulating(
+    kafka_sim_in_process: Invoke, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, hello_kafka: Path
+) -> None:
+    _no_simulation(monkeypatch)
+    result = kafka_sim_in_process(
+        "run", hello_kafka, "--set", "producers.0.rate=1e9/s", "--out", tmp_path, "--quiet"
+    )
+    line = _one_error_line(result)
+    assert line.startswith(f"kafka-sim: error: {hello_kafka}: too big for this machine (memory ")
+    assert "use --force" in line
+    assert list(tmp_path.iterdir()) == []

@@ -28,6 +28,7 @@ from sim.analysis.recorder import Recorder
 from sim.cluster.build import build
 from sim.cluster.net.engine import SimEnv
 from sim.experiment.results import check_output_location, write_results
+from sim.experiment.sizing import check_size
 from sim.scenario import Scenario
 from sim.scenario.scenario_model import SEED_LIMIT
 
@@ -114,13 +115,17 @@ def run(
     seed: int | None = None,
     out: str | Path | None = "results",
     quiet: bool = True,
+    force: bool = False,
 ) -> Result:
     """Run ``scenario`` (with ``seed`` overriding its own) and write the results folder under
-    ``out`` (None: write nothing)."""
+    ``out`` (None: write nothing). Before simulating: ``out`` must be writable (OutputError),
+    and the estimated work must fit this machine (``sizing.TooBig``) unless ``force``."""
     scenario = with_seed(scenario, seed)
     seed = scenario.seed
     if out is not None:
         check_output_location(out, scenario.name)  # before simulating, not after
+    if not force:
+        check_size(scenario)
     run_id = run_id_for(scenario)
     recorder = Recorder(run_id, seed, scenario.name)
     simenv = SimEnv(seed, recorder)

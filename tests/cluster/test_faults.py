@@ -304,6 +304,6 @@ def test_partition_group_selectors_are_resolved_when_the_partition_starts(coordi
         else ["zookeeper-0", "zookeeper-1", "zookeeper-2"]
     )
     assert first == "broker-1,p-0 | " + ",".join(sorted(others))
-    # Both groups name broker-1 (it stays in the first): fewer than two groups remain, nothing is cut.
+    # Both groups name broker-1 (it stays in the first): one group is left, nothing is cut.
     assert "name < 2 nodes now: skipped" in second
     assert result.meta["status"] == "ok"
