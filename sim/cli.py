@@ -62,6 +62,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--report", action="store_true", help="also write plots/*.png")
     run.add_argument("--quiet", action="store_true", help="no progress bar, summary only")
     run.add_argument(
+        "--check-invariants",
+        action="store_true",
+        help="assert Kafka's safety invariants during the run (docs/invariants.md); "
+        "a violation exits with 3",
+    )
+    run.add_argument(
         "--force",
         action="store_true",
         help="run even if the estimated memory or wall time is beyond this machine's limits",
@@ -182,7 +188,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from sim.experiment.run import run
 
     scenario = load_scenario(args.file, args.overrides)
-    result = run(scenario, seed=args.seed, out=args.out, quiet=args.quiet, force=args.force)
+    result = run(
+        scenario,
+        seed=args.seed,
+        out=args.out,
+        quiet=args.quiet,
+        force=args.force,
+        check_invariants=True if args.check_invariants else None,
+    )
     if args.report and result.path is not None:
         from sim.analysis.report import write_report
 
@@ -254,6 +267,7 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from sim.cluster.invariants import InvariantViolation
     from sim.experiment.results import IncompleteResults, OutputError
     from sim.experiment.sizing import TooBig
 
@@ -266,6 +280,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OutputError, IncompleteResults, TooBig) as e:
         print(f"kafka-sim: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except InvariantViolation as e:  # a simulator bug, in one line (details in meta.json)
+        print(f"kafka-sim: {e}", file=sys.stderr)
+        return EXIT_BUG
     except FileNotFoundError as e:
         print(f"{e.filename}: no such file", file=sys.stderr)
         return EXIT_USAGE

@@ -45,6 +45,7 @@ META_KEYS = {
     "messages_dropped",
     "messages_retransmitted",
     "files",
+    "invariant_checks",
 }
 
 TINY_FAILING = """\

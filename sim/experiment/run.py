@@ -26,6 +26,7 @@ from sim.analysis.checker import Verdict, check
 from sim.analysis.metrics import evaluate_expectations, summarize
 from sim.analysis.recorder import Recorder
 from sim.cluster.build import build
+from sim.cluster.invariants import Invariants, InvariantViolation
 from sim.cluster.net.engine import SimEnv
 from sim.experiment.results import check_output_location, write_results
 from sim.experiment.sizing import check_size
@@ -37,6 +38,7 @@ __all__ = ["Result", "check_seed", "run", "run_id_for", "write_results"]
 VERSION = "0.1.0"
 PROGRESS_STEPS = 200
 COMPACT_EVERY_MS = 1000.0
+CHECK_INVARIANTS_ENV = "KAFKA_SIM_CHECK_INVARIANTS"
 
 
 @dataclass
@@ -116,10 +118,16 @@ def run(
     out: str | Path | None = "results",
     quiet: bool = True,
     force: bool = False,
+    check_invariants: bool | None = None,
 ) -> Result:
     """Run ``scenario`` (with ``seed`` overriding its own) and write the results folder under
     ``out`` (None: write nothing). Before simulating: ``out`` must be writable (OutputError),
-    and the estimated work must fit this machine (``sizing.TooBig``) unless ``force``."""
+    and the estimated work must fit this machine (``sizing.TooBig``) unless ``force``.
+
+    ``check_invariants`` (default: on when the environment variable KAFKA_SIM_CHECK_INVARIANTS
+    is set to 1, as in the test suite) asserts Kafka's safety invariants during the run
+    (sim/cluster/invariants.py): the first violation stops it, the results folder records it
+    (status "error") and ``InvariantViolation`` is raised."""
     scenario = with_seed(scenario, seed)
     seed = scenario.seed
     if out is not None:
@@ -129,10 +137,15 @@ def run(
     run_id = run_id_for(scenario)
     recorder = Recorder(run_id, seed, scenario.name)
     simenv = SimEnv(seed, recorder)
+    if check_invariants is None:
+        check_invariants = os.environ.get(CHECK_INVARIANTS_ENV, "") not in ("", "0")
+    if check_invariants:
+        simenv.invariants = Invariants(lambda: simenv.now)
     cluster = build(scenario, simenv)
     wall_start = time.perf_counter()
     status = "ok"
     error: str | None = None
+    violation: InvariantViolation | None = None
     bar = _progress(cluster.end_ms, quiet)
     try:
         cluster.start()
@@ -141,6 +154,10 @@ def run(
         _advance(simenv, recorder, cluster.drain_end_ms, bar)
         _advance(simenv, recorder, cluster.end_ms, bar)
         cluster.finish()
+    except InvariantViolation as e:
+        status = "error"
+        error = traceback.format_exc()
+        violation = e
     except Exception:
         status = "error"
         error = traceback.format_exc()
@@ -166,10 +183,13 @@ def run(
         "messages_delivered": sum(link.delivered for link in cluster.network.links()),
         "messages_dropped": sum(link.dropped for link in cluster.network.links()),
         "messages_retransmitted": sum(link.retransmitted for link in cluster.network.links()),
+        "invariant_checks": None if simenv.invariants is None else simenv.invariants.checks,
     }
     result = Result(scenario, seed, run_id, frames, summary, verdict, expectations, meta)
     if out is not None:
         result.path = write_results(result, Path(out))
+    if violation is not None:
+        raise violation
     if status == "error":
         raise RuntimeError(f"simulation failed (details in meta.json):\n{error}")
     return result
