@@ -36,6 +36,14 @@ def short_repr(value: Any) -> str:
     return _REPR.repr(value)
 
 
+def _printable(text: str) -> str:
+    """Control and line-separator characters escaped (\\x1e, \\u2028): one line, whatever
+    a key or file name holds."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
 def _cut(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
@@ -61,9 +69,9 @@ class ScenarioError(Exception):
         self.line = line
         self.col = col
         self.path: tuple[PathPart, ...] = tuple(path)
-        self.message = _cut(" ".join(message.split()), MAX_MESSAGE)
-        where = f"{_cut(file, 200)}:{line}:{col}: "
-        key = f"{_cut(format_path(self.path), 200)}: " if self.path else ""
+        self.message = _cut(_printable(" ".join(message.split())), MAX_MESSAGE)
+        where = f"{_cut(_printable(file), 200)}:{line}:{col}: "
+        key = f"{_cut(_printable(format_path(self.path)), 200)}: " if self.path else ""
         super().__init__(f"{where}{key}{self.message}")
 
 
