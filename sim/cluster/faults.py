@@ -17,7 +17,10 @@ after ``for`` when given. Kinds:
 * ``partition`` (symmetric or one-way, ``others`` = every node not named), ``degrade``
   (latency/loss/bandwidth on matching links) and ``heal``.
 * ``nemesis``: random faults of the listed kinds on the listed targets, drawn from the seed, one
-  at a time, each healed after ``for``.
+  at a time, each healed after ``for``. With ``recover: true`` the next fault also waits until
+  the previous fault's node has recovered (``recovered``: running, reachable, and for a broker in
+  the ISR of every partition it replicates with every committed record), checked every
+  ``RECOVER_POLL_MS``; the wait is recorded as a ``fault:recovered`` event.
 
 ``Outages`` remembers when nodes and partitions became unavailable so the elections and
 controller-elections tables can report the start of unavailability (the fault's time), not the
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
     from sim.scenario import Scenario
 
 TopicPartition = tuple[str, int]
+RECOVER_POLL_MS = 100.0
 
 
 class ClusterView(Protocol):
@@ -56,6 +60,8 @@ class ClusterView(Protocol):
     def final_state(self) -> dict[TopicPartition, PartitionState]: ...
 
     def active_controller_node(self) -> Node | None: ...
+
+    def broker_caught_up(self, broker_id: int) -> bool: ...
 
     def group_coordinator_node(self, group: str) -> Node | None: ...
 
@@ -276,7 +282,31 @@ class FaultInjector:
                 self._node_fault(kind, name, fault.for_ms)
         every = fault.every_ms or 0.0
         if every > 0 and now + every < stop:
-            self.simenv.call_later(every, self._nemesis_step, fault, index)
+            if fault.recover and names:
+                self.simenv.call_later(every, self._nemesis_wait, fault, index, name, now)
+            else:
+                self.simenv.call_later(every, self._nemesis_step, fault, index)
+
+    def _nemesis_wait(self, fault: FaultSpec, index: int, name: str, since: float) -> None:
+        """``recover: true``: the next fault only once ``name`` has recovered."""
+        stop = fault.stop_ms if fault.stop_ms is not None else self.cluster.load_end_ms
+        if self.simenv.now >= stop:
+            return
+        if not self.recovered(name):
+            self.simenv.call_later(RECOVER_POLL_MS, self._nemesis_wait, fault, index, name, since)
+            return
+        self._record("recovered", name, f"{self.simenv.now - since:g} ms after the fault")
+        self._nemesis_step(fault, index)
+
+    def recovered(self, name: str) -> bool:
+        """``name`` runs, is reachable, and (a broker) is caught up: in the ISR of every
+        partition it replicates, with every committed record (``broker_caught_up``)."""
+        node = self.network.nodes[name]
+        if not node.alive or node.paused or name in self._isolated:
+            return False
+        if not name.startswith("broker-"):
+            return True
+        return self.cluster.broker_caught_up(int(name.split("-", 1)[1]))
 
     def _nemesis_targets(self, fault: FaultSpec) -> list[str]:
         targets = fault.targets if fault.targets is not None else "brokers"

@@ -24,6 +24,11 @@ Actions and their keys (anything else is an error, with file:line:col):
   (`brokers` (default) | `controllers` | `zookeepers` | `clients` | node names), one at a time:
   from `start` (default 0) every `every` a fault drawn from the seed, healed after `for`, until
   `stop` (default: the end of the load phase). It has no `at`; `at_ms` is its start.
+  `recover: true` makes "one at a time" strict: the next fault waits (beyond `every` if need be)
+  until the previous one's node has recovered: running, reachable and, for a broker, back in the
+  ISR of every partition it replicates (caught up). Without it a broker may still be catching up,
+  or not even noticed as failed, when the next fault strikes; two brokers that lose power within
+  the OS flush interval can then lose acknowledged records, in Kafka too (docs/nemesis.md).
 
 Targets are node names (broker-i, controller-i in kraft mode, zookeeper-i in zookeeper mode,
 <producer>-i, <consumer>-i) or selectors resolved at the fault's time: `leader(TOPIC-P)`,
@@ -107,7 +112,7 @@ _TAKES: dict[str, tuple[str, ...]] = {
     "partition": ("groups", "one_way", "for"),
     "degrade": ("from", "to", "latency", "loss", "bandwidth", "for"),
     "heal": (),
-    "nemesis": ("kinds", "targets", "every", "for", "start", "stop"),
+    "nemesis": ("kinds", "targets", "every", "for", "start", "stop", "recover"),
 }
 _TARGET_FORMS = (
     "a node name, or leader(TOPIC-P), active-controller, group-coordinator(GROUP), random-broker"
@@ -162,6 +167,7 @@ class FaultSpec(Model):
     every_ms: DurationMs | None = Field(None, alias="every", gt=0)
     start_ms: DurationMs | None = Field(None, alias="start", ge=0)
     stop_ms: DurationMs | None = Field(None, alias="stop", ge=0)
+    recover: bool | None = None
 
     @model_validator(mode="before")
     @classmethod
