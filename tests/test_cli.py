@@ -658,3 +658,13 @@ def test_a_run_beyond_the_machine_is_refused_before_simulating(
     assert line.startswith(f"kafka-sim: error: {hello_kafka}: too big for this machine (memory ")
     assert "use --force" in line
     assert list(tmp_path.iterdir()) == []
+
+
+def test_paths_with_a_nul_character_are_refused(
+    kafka_sim_in_process: Invoke, tmp_path: Path, hello_kafka: Path
+) -> None:
+    """Not possible from a shell, but from Python's main(argv): still one line, exit 2."""
+    line = _one_error_line(kafka_sim_in_process("validate", "a\x00b.yaml"))
+    assert line.startswith("a\\x00b.yaml:1:1: cannot read file: ")
+    line = _one_error_line(kafka_sim_in_process("run", hello_kafka, "--out", "a\x00b"))
+    assert "NUL" in line

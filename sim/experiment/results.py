@@ -86,6 +86,8 @@ def check_output_location(out: str | Path, scenario_name: str) -> Path:
     problem = name_problem(scenario_name)
     if problem is not None:
         raise OutputError(f"scenario name: {problem}")
+    if "\x00" in str(out):
+        raise OutputError(f"--out {str(out)!r}: a path cannot hold a NUL character")
     target = out / scenario_name
     existing = target
     while not os.path.lexists(existing):

@@ -7,11 +7,13 @@ object (see its docstring for what the format accepts: YAML 1.2 scalars, anchors
 merge keys `<<`, which are accepted, merged values keeping the line/column where they were
 written; duplicate keys, complex keys, unsupported tags, recursive aliases, alias bombs and deep
 nesting are refused at their position). An empty file (nothing, only comments, or `---`) is
-refused with what a scenario needs. `--set key.path=value` overrides are applied (the value read
-by the same reader; text that is not YAML is taken as a string), and the root model validates
-the result. A pydantic ValidationError is mapped back to the position of the offending key or
-value, so every error is a single `file:line:col: key.path: message` line (1-based), with
-values cut to a readable length.
+refused with what a scenario needs. Top-level keys starting with `x-` are extension fields, as
+in docker-compose files: ignored, they hold anchors for merge keys (`x-acks-all: &safe {acks:
+all}` ... `config: {<<: *safe, linger.ms: 5}`). `--set key.path=value` overrides are applied
+(the value read by the same reader; text that is not YAML is taken as a string), and the root
+model validates the result. A pydantic ValidationError is mapped back to the position of the
+offending key or value, so every error is a single `file:line:col: key.path: message` line
+(1-based), with values cut to a readable length.
 
 Kafka config names contain dots, so a --set path is matched against the keys that exist (and
 the model's key names) longest first: `producers.0.config.linger.ms=5`,
@@ -40,6 +42,7 @@ from sim.scenario.yaml_reader import YamlProblem, read_yaml
 __all__ = ["MAX_FILE_BYTES", "load_scenario", "load_scenario_text"]
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
+EXTENSION_PREFIX = "x-"
 EMPTY_SCENARIO = (
     "empty scenario: a scenario needs at least topics: and producers: or consumers: "
     "(see scenarios/hello-kafka.yaml)"
@@ -108,6 +111,8 @@ def _read_text(path: Path) -> str:
             data = fh.read(MAX_FILE_BYTES + 1)
     except OSError as e:
         raise ScenarioError(name, 1, 1, (), f"cannot read file: {e.strerror}") from None
+    except ValueError as e:  # a NUL byte in the path (possible from Python, not a shell)
+        raise ScenarioError(name, 1, 1, (), f"cannot read file: {e}") from None
     if len(data) > MAX_FILE_BYTES:
         raise ScenarioError(name, 1, 1, (), _too_big(len(data)))
     return decode_utf8(data, name)
@@ -152,6 +157,8 @@ def load_scenario_text(
     if "source" in data:
         why = "unknown key 'source' (it is set by the loader)"
         raise ScenarioError(*_at(positions.find(("source",), at_key=True)), ("source",), why)
+    for key in [k for k in data if isinstance(k, str) and k.startswith(EXTENSION_PREFIX)]:
+        del data[key]  # extension fields: a place for anchors, ignored (docker-compose's x-)
     if "name" not in data:
         data["name"] = default_name(filename)
     data["source"] = filename

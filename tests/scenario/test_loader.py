@@ -826,3 +826,18 @@ def test_yaml_syntax_error_is_located() -> None:
     # libyaml (ruamel.yaml.clib) and the pure-Python parser word it differently.
     assert str(info.value).startswith("f.yaml:3:4: YAML syntax error: ")
     assert "expected ',' or ']'" in str(info.value)
+
+
+def test_extension_fields_hold_anchors_and_are_ignored() -> None:
+    text = textwrap.dedent("""\
+        x-safe-producer: &safe {acks: all, enable.idempotence: true}
+        x-notes: anything at all
+        topics: [{name: T}]
+        producers:
+          - {name: a, topic: T, rate: 1k/s, config: {<<: *safe, linger.ms: 5}}
+        """)
+    s = load_scenario_text(text, "f.yaml")
+    assert s.producers[0].config["acks"] == "all" and s.producers[0].config["linger.ms"] == 5
+    assert not any(k.startswith("x-") for k in s.effective_dict())
+    plain = load_scenario_text(text.replace("x-notes: anything at all\n", ""), "f.yaml")
+    assert plain.effective_dict() == s.effective_dict()
