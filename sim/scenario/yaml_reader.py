@@ -260,7 +260,8 @@ def _compose(text: str) -> tuple[_Node | None, list[tuple[_Node, int, int]]]:
                     raise YamlProblem(
                         line,
                         col,
-                        f"unsupported tag {tag_name(event.tag)!r}: a scenario is plain YAML "
+                        f"unsupported tag {short_repr(tag_name(event.tag))}: "
+                        "a scenario is plain YAML "
                         "(mappings, lists, strings, numbers, true/false, null)",
                     )
                 if len(open_nodes) >= MAX_DEPTH:
