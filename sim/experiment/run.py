@@ -64,9 +64,11 @@ class Result:
 def with_seed(scenario: Scenario, seed: int | None) -> Scenario:
     """The scenario as run with ``seed`` (its own when None): config.yaml and the run id must
     name the seed the run really used, however it was given (``--seed`` or ``--set seed=``)."""
-    if seed is None or int(seed) == scenario.seed:
+    if seed is None:
         return scenario
     check_seed(seed)
+    if int(seed) == scenario.seed:
+        return scenario
     return scenario.model_copy(update={"seed": int(seed)})
 
 
