@@ -24,6 +24,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
+def _seed(text: str) -> int:
+    """--seed N: an integer with 0 <= N < 2**63 (checked before anything runs)."""
+    from sim.scenario.scenario_model import SEED_LIMIT
+
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if not 0 <= seed < SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be 0 <= seed < 2**63, got {text}")
+    return seed
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="kafka-sim", description="Discrete-event simulator of Apache Kafka clusters"
@@ -32,7 +45,9 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a scenario and write a results folder")
     run.add_argument("file")
-    run.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    run.add_argument(
+        "--seed", type=_seed, default=None, help="override the scenario's seed (0 <= N < 2**63)"
+    )
     run.add_argument(
         "--out", default="results", help="parent folder of the results (default results/)"
     )
@@ -46,6 +61,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--report", action="store_true", help="also write plots/*.png")
     run.add_argument("--quiet", action="store_true", help="no progress bar, summary only")
+    run.add_argument(
+        "--check-invariants",
+        action="store_true",
+        help="assert Kafka's safety invariants during the run (docs/invariants.md); "
+        "a violation exits with 3",
+    )
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="run even if the estimated memory or wall time is beyond this machine's limits",
+    )
 
     validate = sub.add_parser("validate", help="check scenarios without running them")
     validate.add_argument("files", nargs="+")
@@ -173,7 +199,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.file, args.overrides)
     _warn_configs(args.file, scenario)
-    result = run(scenario, seed=args.seed, out=args.out, quiet=args.quiet)
+    result = run(
+        scenario,
+        seed=args.seed,
+        out=args.out,
+        quiet=args.quiet,
+        force=args.force,
+        check_invariants=True if args.check_invariants else None,
+    )
     if args.report and result.path is not None:
         from sim.analysis.report import write_report
 
@@ -183,11 +216,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    """Every file is validated and reported (ok on stdout, the error on stderr); exit 2 if any
+    failed."""
+    failed = 0
     for file in args.files:
-        scenario = load_scenario(file, args.overrides)
+        try:
+            scenario = load_scenario(file, args.overrides)
+        except ScenarioError as e:
+            print(str(e), file=sys.stderr, flush=True)
+            failed += 1
+            continue
         _warn_configs(file, scenario)
-        print(f"{file}: ok ({scenario.name})")
-    return EXIT_OK
+        print(f"{file}: ok ({scenario.name})", flush=True)
+    return EXIT_USAGE if failed else EXIT_OK
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -209,11 +250,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from sim.analysis.report import write_report
+    from sim.experiment.results import check_complete
 
     folder = Path(args.folder)
-    if not (folder / "tables").is_dir():
-        print(f"kafka-sim: error: {folder}: not a results folder (no tables/)", file=sys.stderr)
-        return EXIT_USAGE
+    check_complete(folder)  # IncompleteResults: one line, exit 2
     for path in write_report(folder):
         print(path)
     return EXIT_OK
@@ -239,12 +279,22 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from sim.cluster.invariants import InvariantViolation
+    from sim.experiment.results import IncompleteResults, OutputError
+    from sim.experiment.sizing import TooBig
+
     args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
     except ScenarioError as e:
         print(str(e), file=sys.stderr)
         return EXIT_USAGE
+    except (OutputError, IncompleteResults, TooBig) as e:
+        print(f"kafka-sim: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except InvariantViolation as e:  # a simulator bug, in one line (details in meta.json)
+        print(f"kafka-sim: {e}", file=sys.stderr)
+        return EXIT_BUG
     except FileNotFoundError as e:
         print(f"{e.filename}: no such file", file=sys.stderr)
         return EXIT_USAGE

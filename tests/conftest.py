@@ -16,6 +16,10 @@ import pytest
 
 from sim.cluster.net.engine import SimEnv
 
+# Kafka's safety invariants are asserted during every run of the suite, in-process and in the
+# CLI subprocesses (which inherit the environment): sim/cluster/invariants.py.
+os.environ["KAFKA_SIM_CHECK_INVARIANTS"] = "1"
+
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS_DIR = ROOT / "scenarios"
 HELLO_KAFKA = SCENARIOS_DIR / "hello-kafka.yaml"

@@ -9,6 +9,7 @@ parametrized over the two modes; variations that a subprocess would only make sl
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -44,6 +45,8 @@ META_KEYS = {
     "messages_dropped",
     "messages_retransmitted",
     "warnings",
+    "files",
+    "invariant_checks",
 }
 
 TINY_FAILING = """\
@@ -389,9 +392,29 @@ BAD_INPUTS = {
     "set-bad-list-index": BadInput(
         None, ("producers.3.rate=1/s",), ("--set", 1, 11), "producers.3: no item '3'"
     ),
+    # issue 7: each of these was a traceback, a hang or a silent acceptance.
+    "set-python-tag": BadInput(
+        None,
+        ("description=!!python/object/apply:os.system [id]",),
+        ("--set", 1, 13),
+        "unsupported tag '!!python/object/apply:os.system'",
+    ),
+    "set-negative-seed": BadInput(None, ("seed=-1",), ("--set", 1, 6), "seed: must be >= 0"),
+    "empty-file": BadInput("# only a comment\n", (), ("FILE", 1, 1), "empty scenario: "),
+    "recursive-alias": BadInput("topics: &r [*r]\n", (), ("FILE", 1, 13), "alias *r is inside"),
+    "absolute-name": BadInput(
+        "name: /tmp/x\n", (), ("FILE", 1, 7), "name: a scenario name must be a folder name"
+    ),
+    "dot-dot-name": BadInput(
+        "name: '..'\n", (), ("FILE", 1, 7), "name: a scenario name must be a folder name"
+    ),
+    "nan-expectation": BadInput(
+        "expect: {records_sent: .nan}\n", (), ("FILE", 1, 24), "expect.records_sent: "
+    ),
 }
 # The subprocess twin covers one case of each kind the brief names; in-process covers them all.
 SUBPROCESS_BAD_INPUTS = [
+    "set-python-tag",
     "unknown-key",
     "unknown-kafka-config",
     "set-unknown-kafka-config",
@@ -463,8 +486,18 @@ def test_unknown_subcommand_exits_2(kafka_sim: Invoke) -> None:
         ["run", "scenarios/hello-kafka.yaml", "--seed", "seven"],
         ["run", "scenarios/hello-kafka.yaml", "--no-such-option"],
         ["validate"],
+        ["run", "scenarios/hello-kafka.yaml", "--seed", "-1"],
+        ["run", "scenarios/hello-kafka.yaml", "--seed", str(2**63)],
     ],
-    ids=["no-subcommand", "run-without-file", "bad-seed", "bad-option", "validate-nothing"],
+    ids=[
+        "no-subcommand",
+        "run-without-file",
+        "bad-seed",
+        "bad-option",
+        "validate-nothing",
+        "negative-seed",
+        "seed-2**63",
+    ],
 )
 def test_usage_errors_exit_2(kafka_sim_in_process: Invoke, argv: list[str]) -> None:
     result = kafka_sim_in_process(*argv)
@@ -502,3 +535,140 @@ def test_simulator_failure_exits_3_and_records_it(
     assert meta["status"] == "error"
     assert "ZeroDivisionError: boom in the load phase" in meta["exception"]
     assert sorted(p.stem for p in (folder / "tables").glob("*.parquet")) == sorted(TABLES)
+
+
+# ---------------------------------------------------------------- files and folders (issue 7)
+
+
+def _no_simulation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail loudly if a run gets as far as building the cluster."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the simulation started before the input was checked")
+
+    monkeypatch.setattr("sim.experiment.run.build", refuse)
+
+
+def _one_error_line(result: Outcome) -> str:
+    assert result.code == 2, (result.out, result.err)
+    assert "Traceback" not in result.err
+    lines = result.err.splitlines()
+    assert len(lines) == 1, result.err
+    return lines[0]
+
+
+@pytest.mark.parametrize("where", ["is-a-file", "under-a-file", "read-only"])
+def test_bad_out_is_refused_before_simulating(
+    kafka_sim_in_process: Invoke,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    hello_kafka: Path,
+    where: str,
+) -> None:
+    _no_simulation(monkeypatch)
+    file = tmp_path / "a-file"
+    file.write_text("not a folder")
+    out = {"is-a-file": file, "under-a-file": file / "sub", "read-only": tmp_path / "ro"}[where]
+    if where == "read-only":
+        out.mkdir()
+        real_access = os.access
+        monkeypatch.setattr(
+            "os.access", lambda p, mode: False if Path(p) == out else real_access(p, mode)
+        )
+    line = _one_error_line(kafka_sim_in_process("run", hello_kafka, "--out", out, "--quiet"))
+    assert line.startswith(f"kafka-sim: error: --out {out}: "), line
+    assert ("not writable" if where == "read-only" else "is a file") in line
+    assert file.read_text() == "not a folder"
+
+
+def test_out_that_really_is_read_only(
+    kafka_sim_in_process: Invoke, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, hello_kafka: Path
+) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root may write anywhere; the read-only case is covered with os.access")
+    _no_simulation(monkeypatch)
+    out = tmp_path / "ro"
+    out.mkdir(mode=0o555)
+    line = _one_error_line(kafka_sim_in_process("run", hello_kafka, "--out", out, "--quiet"))
+    assert "not writable" in line
+
+
+def test_bad_seed_is_refused_before_simulating(
+    kafka_sim_in_process: Invoke, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, hello_kafka: Path
+) -> None:
+    _no_simulation(monkeypatch)
+    for seed in ("-1", str(2**63), "1e3"):
+        result = kafka_sim_in_process("run", hello_kafka, "--seed", seed, "--out", tmp_path)
+        line = _one_error_line(result)
+        assert line.startswith("kafka-sim run: error: argument --seed: "), line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_validate_checks_every_file_and_reports_each(
+    kafka_sim: Invoke, tmp_path: Path, hello_kafka: Path
+) -> None:
+    bad_1, bad_2 = tmp_path / "bad-1.yaml", tmp_path / "bad-2.yaml"
+    bad_1.write_text("nmae: x\n")
+    bad_2.write_bytes(b"name: caf\xe9\n")
+    result = kafka_sim("validate", bad_1, hello_kafka, bad_2, hello_kafka)
+    assert result.code == 2
+    assert result.out.splitlines() == [f"{hello_kafka}: ok (hello-kafka)"] * 2
+    errors = result.err.splitlines()
+    assert len(errors) == 2, result.err
+    assert errors[0].startswith(f"{bad_1}:1:1: nmae: unknown key")
+    assert errors[1].startswith(f"{bad_2}:1:10: not UTF-8 text")
+
+
+@pytest.mark.parametrize("special", ["/dev/zero", "fifo", "folder"])
+def test_validate_refuses_special_files_without_reading(
+    kafka_sim_in_process: Invoke, tmp_path: Path, special: str
+) -> None:
+    path = Path(special)
+    if special == "fifo":
+        path = tmp_path / "fifo.yaml"
+        os.mkfifo(path)
+    elif special == "folder":
+        path = tmp_path
+    line = _one_error_line(kafka_sim_in_process("validate", path))
+    assert line.startswith(f"{path}:1:1: not a regular file"), line
+
+
+def test_report_refuses_an_incomplete_folder(
+    kafka_sim_in_process: Invoke, tmp_path: Path, short_run_dir: Path
+) -> None:
+    copy = tmp_path / short_run_dir.name
+    shutil.copytree(short_run_dir, copy)
+    (copy / "tables" / "produce.parquet").unlink()
+    line = _one_error_line(kafka_sim_in_process("report", copy))
+    assert line == (
+        f"kafka-sim: error: {copy}: incomplete results folder (tables/produce.parquet is missing)"
+    )
+    assert not (copy / "plots").exists()
+    meta = json.loads((copy / "meta.json").read_text())
+    meta["status"] = "incomplete"
+    (copy / "meta.json").write_text(json.dumps(meta))
+    line = _one_error_line(kafka_sim_in_process("report", copy))
+    assert "incomplete results folder (status 'incomplete')" in line
+
+
+def test_a_run_beyond_the_machine_is_refused_before_simulating(
+    kafka_sim_in_process: Invoke, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, hello_kafka: Path
+) -> None:
+    _no_simulation(monkeypatch)
+    result = kafka_sim_in_process(
+        "run", hello_kafka, "--set", "producers.0.rate=1e9/s", "--out", tmp_path, "--quiet"
+    )
+    line = _one_error_line(result)
+    assert line.startswith(f"kafka-sim: error: {hello_kafka}: too big for this machine (memory ")
+    assert "use --force" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_paths_with_a_nul_character_are_refused(
+    kafka_sim_in_process: Invoke, tmp_path: Path, hello_kafka: Path
+) -> None:
+    """Not possible from a shell, but from Python's main(argv): still one line, exit 2."""
+    line = _one_error_line(kafka_sim_in_process("validate", "a\x00b.yaml"))
+    assert line.startswith("a\\x00b.yaml:1:1: cannot read file: ")
+    line = _one_error_line(kafka_sim_in_process("run", hello_kafka, "--out", "a\x00b"))
+    assert "NUL" in line

@@ -118,6 +118,29 @@ class Cluster:
         best = max(self.controllers, key=lambda c: (c.raft.is_leader and c.alive, c.image.offset))
         return dict(best.image.partitions)
 
+    def broker_caught_up(self, broker_id: int) -> bool:
+        """Is ``broker_id`` whole again after a fault: registered with the controller (in KRaft
+        also unfenced), in the ISR of every partition it replicates (per the metadata) and
+        holding, in each, at least every record any replica knows to be committed (its log end
+        offset >= the highest high watermark)? A broker back from a power loss before its
+        failure was noticed is still listed in the ISRs: it is not registered yet."""
+        broker = self.brokers[broker_id]
+        coordination = broker.controller  # registered (and in KRaft unfenced) again?
+        if not getattr(coordination, "registered", True) or getattr(coordination, "fenced", False):
+            return False
+        for key, state in self.final_state().items():
+            if broker_id not in state.replicas:
+                continue
+            if broker_id not in state.isr or key not in broker.partitions:
+                return False
+            committed = max(
+                (b.partitions[key].log.high_watermark for b in self.brokers if key in b.partitions),
+                default=0,
+            )
+            if broker.partitions[key].log.log_end_offset < committed:
+                return False
+        return True
+
     def group_coordinator_node(self, group: str) -> Node | None:
         """The broker acting as ``group``'s coordinator (the ``group-coordinator(G)`` selector)."""
         return self.brokers[group_coordinator(group, len(self.brokers))]

@@ -17,7 +17,10 @@ after ``for`` when given. Kinds:
 * ``partition`` (symmetric or one-way, ``others`` = every node not named), ``degrade``
   (latency/loss/bandwidth on matching links) and ``heal``.
 * ``nemesis``: random faults of the listed kinds on the listed targets, drawn from the seed, one
-  at a time, each healed after ``for``.
+  at a time, each healed after ``for``. With ``recover: true`` the next fault also waits until
+  the previous fault's node has recovered (``recovered``: running, reachable, and for a broker in
+  the ISR of every partition it replicates with every committed record), checked every
+  ``RECOVER_POLL_MS``; the wait is recorded as a ``fault:recovered`` event.
 
 ``Outages`` remembers when nodes and partitions became unavailable so the elections and
 controller-elections tables can report the start of unavailability (the fault's time), not the
@@ -55,6 +58,7 @@ if TYPE_CHECKING:
     from sim.scenario import Scenario
 
 TopicPartition = tuple[str, int]
+RECOVER_POLL_MS = 100.0
 
 
 class ClusterView(Protocol):
@@ -72,6 +76,8 @@ class ClusterView(Protocol):
     def final_state(self) -> dict[TopicPartition, PartitionState]: ...
 
     def active_controller_node(self) -> Node | None: ...
+
+    def broker_caught_up(self, broker_id: int) -> bool: ...
 
     def group_coordinator_node(self, group: str) -> Node | None: ...
 
@@ -157,6 +163,11 @@ class FaultInjector:
         action = fault.action
         if action == "partition":
             groups = self._groups(fault.groups or [])
+            if sum(1 for g in groups if g) < 2:
+                self._record(
+                    action, "network", f"groups {fault.groups} name < 2 nodes now: skipped"
+                )
+                return
             self.network.partition(groups, one_way=fault.one_way)
             self._cut_links(groups, one_way=fault.one_way)
             now = self.simenv.now
@@ -338,7 +349,31 @@ class FaultInjector:
                 self._node_fault(kind, name, fault.for_ms)
         every = fault.every_ms or 0.0
         if every > 0 and now + every < stop:
-            self.simenv.call_later(every, self._nemesis_step, fault, index)
+            if fault.recover and names:
+                self.simenv.call_later(every, self._nemesis_wait, fault, index, name, now)
+            else:
+                self.simenv.call_later(every, self._nemesis_step, fault, index)
+
+    def _nemesis_wait(self, fault: FaultSpec, index: int, name: str, since: float) -> None:
+        """``recover: true``: the next fault only once ``name`` has recovered."""
+        stop = fault.stop_ms if fault.stop_ms is not None else self.cluster.load_end_ms
+        if self.simenv.now >= stop:
+            return
+        if not self.recovered(name):
+            self.simenv.call_later(RECOVER_POLL_MS, self._nemesis_wait, fault, index, name, since)
+            return
+        self._record("recovered", name, f"{self.simenv.now - since:g} ms after the fault")
+        self._nemesis_step(fault, index)
+
+    def recovered(self, name: str) -> bool:
+        """``name`` runs, is reachable, and (a broker) is caught up: in the ISR of every
+        partition it replicates, with every committed record (``broker_caught_up``)."""
+        node = self.network.nodes[name]
+        if not node.alive or node.paused or name in self._isolated:
+            return False
+        if not name.startswith("broker-"):
+            return True
+        return self.cluster.broker_caught_up(int(name.split("-", 1)[1]))
 
     def _nemesis_targets(self, fault: FaultSpec) -> list[str]:
         targets = fault.targets if fault.targets is not None else "brokers"
@@ -376,9 +411,26 @@ class FaultInjector:
         return None
 
     def _groups(self, groups: list[list[str]]) -> list[list[str]]:
-        named = {n for g in groups for n in g if n != OTHERS}
+        """Partition groups as node names: selectors (``leader(T-P)``, ``active-controller``...)
+        resolved now (one that names no node now is left out), ``others`` = every node named
+        in no group; a node in two groups stays in the first."""
+        resolved: list[list[str]] = []
+        for group in groups:
+            names = []
+            for member in group:
+                node = None if member == OTHERS else self.resolve(member)
+                if member == OTHERS or node is not None:
+                    names.append(OTHERS if member == OTHERS else node.name)  # type: ignore[union-attr]
+            resolved.append(names)
+        named = {n for g in resolved for n in g if n != OTHERS}
         others = sorted(n for n in self.network.nodes if n not in named)
-        return [sorted({n for m in g for n in (others if m == OTHERS else [m])}) for g in groups]
+        taken: set[str] = set()
+        out = []
+        for group in resolved:
+            members = sorted({n for m in group for n in (others if m == OTHERS else [m])} - taken)
+            taken.update(members)
+            out.append(members)
+        return out
 
     def _nodes(self) -> list[Node]:
         return [self.network.nodes[name] for name in sorted(self.network.nodes)]

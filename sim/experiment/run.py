@@ -1,8 +1,10 @@
 """One run of a scenario: build, simulate the three phases, judge, write the results folder.
 
-The results folder (``results/<scenario>/<run-id>/``, see results/README.md) is written into a
-temporary sibling and renamed at the end, so an interrupted run never leaves a folder that looks
-complete. The run id is derived from the seed and the effective configuration only (never the
+The results folder (``results/<scenario>/<run-id>/``, see results/README.md) is written by
+``results.write_results``: into a hidden staging folder renamed into place, the final status
+written last, so an interrupted run never leaves a folder that looks complete. Where it goes is
+checked before the simulation starts (``results.check_output_location``).
+The run id is derived from the seed and the effective configuration only (never the
 wall clock), so the same scenario and seed give byte-identical tables in any process.
 """
 
@@ -11,9 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -21,21 +21,25 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from ruamel.yaml import YAML
 
 from sim.analysis.checker import Verdict, check
 from sim.analysis.metrics import evaluate_expectations, summarize
 from sim.analysis.recorder import Recorder
 from sim.cluster.build import build
+from sim.cluster.invariants import Invariants, InvariantViolation
 from sim.cluster.net.engine import SimEnv
+from sim.experiment.results import check_output_location, write_results
+from sim.experiment.sizing import check_size
 from sim.scenario import Scenario
 from sim.scenario.config_status import config_warnings
+from sim.scenario.scenario_model import SEED_LIMIT
 
-__all__ = ["Result", "run", "run_id_for"]
+__all__ = ["Result", "check_seed", "run", "run_id_for", "write_results"]
 
 VERSION = "0.1.0"
 PROGRESS_STEPS = 200
 COMPACT_EVERY_MS = 1000.0
+CHECK_INVARIANTS_ENV = "KAFKA_SIM_CHECK_INVARIANTS"
 
 
 @dataclass
@@ -61,9 +65,20 @@ class Result:
 def with_seed(scenario: Scenario, seed: int | None) -> Scenario:
     """The scenario as run with ``seed`` (its own when None): config.yaml and the run id must
     name the seed the run really used, however it was given (``--seed`` or ``--set seed=``)."""
-    if seed is None or int(seed) == scenario.seed:
+    if seed is None:
+        return scenario
+    check_seed(seed)
+    if int(seed) == scenario.seed:
         return scenario
     return scenario.model_copy(update={"seed": int(seed)})
+
+
+def check_seed(seed: Any) -> int:
+    """``seed`` as an int if 0 <= seed < 2**63 (what numpy's SeedSequence and the tables' int64
+    columns take), else ValueError."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
+        raise ValueError(f"a seed is an integer with 0 <= seed < 2**63, got {seed!r}")
+    return seed
 
 
 def run_id_for(scenario: Scenario, seed: int | None = None) -> str:
@@ -105,18 +120,35 @@ def run(
     seed: int | None = None,
     out: str | Path | None = "results",
     quiet: bool = True,
+    force: bool = False,
+    check_invariants: bool | None = None,
 ) -> Result:
     """Run ``scenario`` (with ``seed`` overriding its own) and write the results folder under
-    ``out`` (None: write nothing)."""
+    ``out`` (None: write nothing). Before simulating: ``out`` must be writable (OutputError),
+    and the estimated work must fit this machine (``sizing.TooBig``) unless ``force``.
+
+    ``check_invariants`` (default: on when the environment variable KAFKA_SIM_CHECK_INVARIANTS
+    is set to 1, as in the test suite) asserts Kafka's safety invariants during the run
+    (sim/cluster/invariants.py): the first violation stops it, the results folder records it
+    (status "error") and ``InvariantViolation`` is raised."""
     scenario = with_seed(scenario, seed)
     seed = scenario.seed
+    if out is not None:
+        check_output_location(out, scenario.name)  # before simulating, not after
+    if not force:
+        check_size(scenario)
     run_id = run_id_for(scenario)
     recorder = Recorder(run_id, seed, scenario.name)
     simenv = SimEnv(seed, recorder)
+    if check_invariants is None:
+        check_invariants = os.environ.get(CHECK_INVARIANTS_ENV, "") not in ("", "0")
+    if check_invariants:
+        simenv.invariants = Invariants(lambda: simenv.now)
     cluster = build(scenario, simenv)
     wall_start = time.perf_counter()
     status = "ok"
     error: str | None = None
+    violation: InvariantViolation | None = None
     bar = _progress(cluster.end_ms, quiet)
     try:
         cluster.start()
@@ -125,6 +157,10 @@ def run(
         _advance(simenv, recorder, cluster.drain_end_ms, bar)
         _advance(simenv, recorder, cluster.end_ms, bar)
         cluster.finish()
+    except InvariantViolation as e:
+        status = "error"
+        error = traceback.format_exc()
+        violation = e
     except Exception:
         status = "error"
         error = traceback.format_exc()
@@ -151,51 +187,13 @@ def run(
         "messages_dropped": sum(link.dropped for link in cluster.network.links()),
         "messages_retransmitted": sum(link.retransmitted for link in cluster.network.links()),
         "warnings": config_warnings(scenario),
+        "invariant_checks": None if simenv.invariants is None else simenv.invariants.checks,
     }
     result = Result(scenario, seed, run_id, frames, summary, verdict, expectations, meta)
     if out is not None:
         result.path = write_results(result, Path(out))
+    if violation is not None:
+        raise violation
     if status == "error":
         raise RuntimeError(f"simulation failed (details in meta.json):\n{error}")
     return result
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    return str(value)
-
-
-def write_results(result: Result, out: Path) -> Path:
-    """Write the results folder atomically; returns its final path."""
-    parent = out / result.scenario.name
-    parent.mkdir(parents=True, exist_ok=True)
-    final = parent / result.run_id
-    staging = Path(tempfile.mkdtemp(prefix=f".{result.run_id}.", dir=parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    staging.chmod(0o777 & ~umask)  # mkdtemp makes it private; results are ordinary folders
-    try:
-        yaml = YAML(typ="safe", pure=True)
-        yaml.default_flow_style = False
-        with open(staging / "config.yaml", "w") as fh:
-            yaml.dump(result.scenario.effective_dict(), fh)
-        (staging / "meta.json").write_text(json.dumps(result.meta, indent=2, default=_json_default))
-        (staging / "summary.json").write_text(
-            json.dumps(result.summary, indent=2, sort_keys=True, default=_json_default)
-        )
-        verdict = result.verdict.to_dict()
-        verdict["expectations"] = result.expectations
-        verdict["expectations_ok"] = result.expectations_ok
-        (staging / "verdict.json").write_text(json.dumps(verdict, indent=2, default=_json_default))
-        tables = staging / "tables"
-        tables.mkdir()
-        for name in sorted(result.frames):
-            result.frames[name].to_parquet(tables / f"{name}.parquet", index=False)
-        if final.exists():
-            shutil.rmtree(final)
-        staging.rename(final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return final

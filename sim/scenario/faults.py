@@ -12,9 +12,11 @@ Actions and their keys (anything else is an error, with file:line:col):
   `shutdown` (controlled shutdown, as `kafka-server-stop.sh` does: leadership moves first):
   `target` (required) and `for` (optional: the node restarts / resumes after this long);
 - `restart`: `target`, a node name (or `leader(TOPIC-P)`, resolved when the fault fires);
-- `partition`: `groups`, at least two lists of node names; messages between nodes of different
-  groups are dropped (`one_way: true`: only those from groups[0] to the other groups). `others`
-  stands for every node not named in any group; a node in no group is cut off from no one;
+- `partition`: `groups`, at least two lists of node names or selectors (`leader(ORDER-0)`,
+  `active-controller`, ..., resolved when the partition starts); messages between nodes of
+  different groups are dropped (`one_way: true`: only those from groups[0] to the other groups).
+  `others` stands for every node not named in any group; a node in no group is cut off from no
+  one; a node a selector puts in two groups stays in the first;
 - `degrade`: links `from` -> `to` (node names or "*", default "*") get `latency`, `loss` and/or
   `bandwidth` (at least one), as `network.links` entries would;
 - `heal`: ends every active fault at `at`, as the drain phase does (no other key);
@@ -22,6 +24,11 @@ Actions and their keys (anything else is an error, with file:line:col):
   (`brokers` (default) | `controllers` | `zookeepers` | `clients` | node names), one at a time:
   from `start` (default 0) every `every` a fault drawn from the seed, healed after `for`, until
   `stop` (default: the end of the load phase). It has no `at`; `at_ms` is its start.
+  `recover: true` makes "one at a time" strict: the next fault waits (beyond `every` if need be)
+  until the previous one's node has recovered: running, reachable and, for a broker, back in the
+  ISR of every partition it replicates (caught up). Without it a broker may still be catching up,
+  or not even noticed as failed, when the next fault strikes; two brokers that lose power within
+  the OS flush interval can then lose acknowledged records, in Kafka too (docs/nemesis.md).
 
 Targets are node names (broker-i, controller-i in kraft mode, zookeeper-i in zookeeper mode,
 <producer>-i, <consumer>-i) or selectors resolved at the fault's time: `leader(TOPIC-P)`,
@@ -46,7 +53,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
-from sim.scenario.errors import PathValueError, did_you_mean
+from sim.scenario.errors import PathValueError, did_you_mean, short_repr
 from sim.scenario.models import (
     BandwidthBpms,
     ConsumerSpec,
@@ -105,7 +112,7 @@ _TAKES: dict[str, tuple[str, ...]] = {
     "partition": ("groups", "one_way", "for"),
     "degrade": ("from", "to", "latency", "loss", "bandwidth", "for"),
     "heal": (),
-    "nemesis": ("kinds", "targets", "every", "for", "start", "stop"),
+    "nemesis": ("kinds", "targets", "every", "for", "start", "stop", "recover"),
 }
 _TARGET_FORMS = (
     "a node name, or leader(TOPIC-P), active-controller, group-coordinator(GROUP), random-broker"
@@ -160,6 +167,7 @@ class FaultSpec(Model):
     every_ms: DurationMs | None = Field(None, alias="every", gt=0)
     start_ms: DurationMs | None = Field(None, alias="start", ge=0)
     stop_ms: DurationMs | None = Field(None, alias="stop", ge=0)
+    recover: bool | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -200,7 +208,7 @@ class FaultSpec(Model):
                 also = ", ".join(("at", *takes)) if self.action != "nemesis" else ", ".join(takes)
                 raise PathValueError(
                     (key,),
-                    f"{key!r} does not apply to {self.action} (it takes {also})",
+                    f"{short_repr(key)} does not apply to {self.action} (it takes {also})",
                     at_key=True,
                 )
         for key, what in _NEEDS.get(self.action, {}).items():
@@ -235,7 +243,8 @@ class FaultSpec(Model):
             for k, name in enumerate(group):
                 if name in first_group:
                     raise PathValueError(
-                        ("groups", j, k), f"{name!r} is already in group {first_group[name]}"
+                        ("groups", j, k),
+                        f"{short_repr(name)} is already in group {first_group[name]}",
                     )
                 first_group[name] = j
 
@@ -307,10 +316,8 @@ def check_faults(s: Scenario) -> None:
         for j, group in enumerate(f.groups or []):
             for k, name in enumerate(group):
                 if name != OTHERS and name not in nodes:
-                    raise PathValueError(
-                        (*where, "groups", j, k),
-                        _unknown_node(s, name, [*nodes, OTHERS]),
-                    )
+                    # A selector is resolved when the partition starts, as a target is.
+                    _check_target(s, nodes, "partition", name, (*where, "groups", j, k))
         for key, end in (("from", f.link_from), ("to", f.link_to)):
             if end is not None and end != "*" and end not in nodes:
                 raise PathValueError((*where, key), _unknown_node(s, end, nodes) + ' (or "*")')
@@ -328,13 +335,14 @@ def _check_target(
     if target in nodes:
         client_names = [f"{c.name}-{k}" for c in _clients(s) for k in range(c.count)]
         if action == "disk-wipe" and target in client_names:
-            raise PathValueError(where, f"{target!r} is a client: it has no disk to wipe")
+            raise PathValueError(where, f"{short_repr(target)} is a client: it has no disk to wipe")
         return
     if target in SELECTORS:
         if action == "restart":
             raise PathValueError(
                 where,
-                f"restart needs a node name or leader(TOPIC-P): {target!r} picks a running "
+                f"restart needs a node name or leader(TOPIC-P): {short_repr(target)} "
+                "picks a running "
                 "node, name the stopped one",
             )
         return
@@ -342,19 +350,23 @@ def _check_target(
         parsed = parse_leader(target)
         if parsed is None:
             raise PathValueError(
-                where, f"expected leader(TOPIC-PARTITION) such as leader(ORDER-0), got {target!r}"
+                where,
+                f"expected leader(TOPIC-PARTITION) such as leader(ORDER-0), "
+                f"got {short_repr(target)}",
             )
         topic, p = parsed
         names = [t.name for t in s.topics]
         if topic not in names:
             raise PathValueError(
-                where, f"unknown topic {topic!r} in {target!r}{did_you_mean(topic, names)}"
+                where,
+                f"unknown topic {short_repr(topic)} in {short_repr(target)}"
+                f"{did_you_mean(topic, names)}",
             )
         n = s.topic(topic).partitions
         if p >= n:
             raise PathValueError(
                 where,
-                f"no partition {p} in {target!r}: topic {topic!r} has {n} "
+                f"no partition {p} in {short_repr(target)}: topic {short_repr(topic)} has {n} "
                 f"partition{'s' if n > 1 else ''} ({_span('', n)})",
             )
         return
@@ -364,18 +376,20 @@ def _check_target(
             raise PathValueError(
                 where,
                 f"expected group-coordinator(GROUP) such as group-coordinator(billing), "
-                f"got {target!r}",
+                f"got {short_repr(target)}",
             )
         groups = [c.group for c in s.consumers if c.group is not None]
         if group not in groups:
             raise PathValueError(
                 where,
-                f"unknown consumer group {group!r} in {target!r}{did_you_mean(group, groups)}",
+                f"unknown consumer group {short_repr(group)} in {short_repr(target)}"
+                f"{did_you_mean(group, groups)}",
             )
         if action == "restart":
             raise PathValueError(
                 where,
-                f"restart needs a node name or leader(TOPIC-P): {target!r} picks a running "
+                f"restart needs a node name or leader(TOPIC-P): {short_repr(target)} "
+                "picks a running "
                 "node, name the stopped one",
             )
         return
@@ -422,23 +436,26 @@ def _unknown_node(s: Scenario, name: str, choices: Sequence[str]) -> str:
     if prefix == "broker":
         b = s.cluster.brokers
         return (
-            f"unknown node {name!r}: the cluster has {b} broker{'s' if b > 1 else ''} "
+            f"unknown node {short_repr(name)}: the cluster has {b} broker{'s' if b > 1 else ''} "
             f"({_span('broker-', b)})"
         )
     if prefix in ("controller", "zookeeper") and prefix != servers:
         return (
-            f"unknown node {name!r}: {prefix}-i nodes exist only with coordinator: "
+            f"unknown node {short_repr(name)}: {prefix}-i nodes exist only with coordinator: "
             f"{'kraft' if prefix == 'controller' else 'zookeeper'} "
             f"(this {s.cluster.coordinator} cluster has {_span(servers + '-', c)})"
         )
     if prefix == servers:
         what = ("controller" if kraft else "zookeeper node") + ("s" if c > 1 else "")
-        return f"unknown node {name!r}: the cluster has {c} {what} ({_span(servers + '-', c)})"
+        return (
+            f"unknown node {short_repr(name)}: the cluster has {c} {what} "
+            f"({_span(servers + '-', c)})"
+        )
     for spec in _clients(s):
         if spec.name == prefix:
             kind = "producer" if isinstance(spec, ProducerSpec) else "consumer"
             return (
-                f"unknown node {name!r}: {kind} {spec.name!r} has {spec.count} "
+                f"unknown node {short_repr(name)}: {kind} {spec.name!r} has {spec.count} "
                 f"instance{'s' if spec.count > 1 else ''} ({_span(prefix + '-', spec.count)})"
             )
-    return f"unknown node {name!r}{did_you_mean(name, choices)}"
+    return f"unknown node {short_repr(name)}{did_you_mean(name, choices)}"

@@ -28,7 +28,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sim.scenario.errors import PathValueError, did_you_mean
+from sim.scenario.errors import PathValueError, did_you_mean, short_repr
 from sim.scenario.units import parse_duration, parse_size
 
 __all__ = [
@@ -826,11 +826,11 @@ def _coerce(d: ConfigDef, value: Any) -> Any:
     if d.name == "acks":
         text = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else None
         if text not in ("all", "-1", "0", "1"):
-            raise ValueError(f"must be one of all, -1, 0, 1, got {value!r}")
+            raise ValueError(f"must be one of all, -1, 0, 1, got {short_repr(value)}")
         return "all" if text == "-1" else text
     if d.type == "boolean":
         if not isinstance(value, bool):
-            raise ValueError(f"expected true or false, got {value!r}")
+            raise ValueError(f"expected true or false, got {short_repr(value)}")
         return value
     if d.type in ("int", "long"):
         number: Any = value
@@ -839,37 +839,37 @@ def _coerce(d: ConfigDef, value: Any) -> Any:
         elif isinstance(value, str) and d.unit == "bytes":
             number = parse_size(value)
         if isinstance(number, bool) or not isinstance(number, int | float):
-            raise ValueError(f"expected an integer, got {value!r}")
+            raise ValueError(f"expected an integer, got {short_repr(value)}")
         if isinstance(number, float):
             if not math.isfinite(number) or not number.is_integer():
                 unit = " of milliseconds" if d.unit == "ms" else ""
-                raise ValueError(f"expected a whole number{unit}, got {value!r}")
+                raise ValueError(f"expected a whole number{unit}, got {short_repr(value)}")
             number = int(number)
         _check_range(d, number, value)
         return number
     if d.type == "double":
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError(f"expected a number, got {value!r}")
+            raise ValueError(f"expected a number, got {short_repr(value)}")
         _check_range(d, float(value), value)
         return float(value)
     if d.type == "list":
         items = value.split(",") if isinstance(value, str) else value
         if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
-            raise ValueError(f"expected a list of strings, got {value!r}")
+            raise ValueError(f"expected a list of strings, got {short_repr(value)}")
         return tuple(i.strip() for i in items if i.strip())
     if not isinstance(value, str):
-        raise ValueError(f"expected a string, got {value!r}")
+        raise ValueError(f"expected a string, got {short_repr(value)}")
     if d.choices is not None and value not in d.choices:
         hint = did_you_mean(value, d.choices)
-        raise ValueError(f"must be one of {', '.join(d.choices)}, got {value!r}{hint}")
+        raise ValueError(f"must be one of {', '.join(d.choices)}, got {short_repr(value)}{hint}")
     return value
 
 
 def _check_range(d: ConfigDef, number: float, raw: Any) -> None:
     if d.min is not None and number < d.min:
-        raise ValueError(f"must be >= {_fmt(d.min)}, got {raw!r}")
+        raise ValueError(f"must be >= {_fmt(d.min)}, got {short_repr(raw)}")
     if d.max is not None and number > d.max:
-        raise ValueError(f"must be <= {_fmt(d.max)}, got {raw!r}")
+        raise ValueError(f"must be <= {_fmt(d.max)}, got {short_repr(raw)}")
 
 
 class KafkaConfig(Mapping[str, Any]):
@@ -950,7 +950,9 @@ def build_config(
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
-        raise PathValueError((), f"expected a mapping of {kind} config names, got {raw!r}")
+        raise PathValueError(
+            (), f"expected a mapping of {kind} config names, got {short_repr(raw)}"
+        )
     values = {n: d.default for n, d in table.items()}
     if defaults:
         values.update(defaults)
@@ -958,7 +960,9 @@ def build_config(
     for name, value in raw.items():
         if not isinstance(name, str) or name not in table:
             hint = did_you_mean(str(name), table)
-            raise PathValueError((name,), f"unknown {kind} config {name!r}{hint}", at_key=True)
+            raise PathValueError(
+                (name,), f"unknown {kind} config {short_repr(name)}{hint}", at_key=True
+            )
         try:
             values[name] = _coerce(table[name], value)
         except ValueError as e:

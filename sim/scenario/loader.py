@@ -1,12 +1,19 @@
-"""Reading a scenario: YAML with positions, --set overrides, validation, located errors.
+"""Reading a scenario: safe YAML with positions, --set overrides, validation, located errors.
 
-The file is read with ruamel.yaml's round-trip loader (`YAML(typ="rt")`, YAML 1.2, so `1e3` is a
-number and `yes` a string); `.lc` gives the line/column of every key and value. Duplicate keys
-are refused with their path (found on the composed node tree before construction). The data is
-then copied into plain Python types with a side table path -> position, `--set key.path=value`
-overrides are applied (the value parsed as YAML), and the root model validates it. A pydantic
-ValidationError is mapped back to the position of the offending key or value, so every error is
-a single `file:line:col: key.path: message` line (1-based).
+The file must be a regular file of at most `MAX_FILE_BYTES` (8 MiB; FIFOs, devices and folders
+are refused before anything is read) holding UTF-8 text. `yaml_reader.read_yaml` turns it into
+plain Python with the line/column of every key and value, without ever constructing a tagged
+object (see its docstring for what the format accepts: YAML 1.2 scalars, anchors, aliases and
+merge keys `<<`, which are accepted, merged values keeping the line/column where they were
+written; duplicate keys, complex keys, unsupported tags, recursive aliases, alias bombs and deep
+nesting are refused at their position). An empty file (nothing, only comments, or `---`) is
+refused with what a scenario needs. Top-level keys starting with `x-` are extension fields, as
+in docker-compose files: ignored, they hold anchors for merge keys (`x-acks-all: &safe {acks:
+all}` ... `config: {<<: *safe, linger.ms: 5}`). `--set key.path=value` overrides are applied
+(the value read by the same reader; text that is not YAML is taken as a string), and the root
+model validates the result. A pydantic ValidationError is mapped back to the position of the
+offending key or value, so every error is a single `file:line:col: key.path: message` line
+(1-based), with values cut to a readable length.
 
 Kafka config names contain dots, so a --set path is matched against the keys that exist (and
 the model's key names) longest first: `producers.0.config.linger.ms=5`,
@@ -15,6 +22,9 @@ the model's key names) longest first: `producers.0.config.linger.ms=5`,
 
 from __future__ import annotations
 
+import os
+import re
+import stat
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,16 +33,20 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 
-from sim.scenario.errors import PathValueError, ScenarioError, did_you_mean
+from sim.scenario.errors import PathValueError, ScenarioError, did_you_mean, short_repr
 from sim.scenario.kafka_configs import KafkaConfig
 from sim.scenario.scenario_model import Scenario
+from sim.scenario.yaml_reader import YamlProblem, read_yaml
 
-__all__ = ["load_scenario", "load_scenario_text"]
+__all__ = ["MAX_FILE_BYTES", "load_scenario", "load_scenario_text"]
+
+MAX_FILE_BYTES = 8 * 1024 * 1024
+EXTENSION_PREFIX = "x-"
+EMPTY_SCENARIO = (
+    "empty scenario: a scenario needs at least topics: and producers: or consumers: "
+    "(see scenarios/hello-kafka.yaml)"
+)
 
 Path_ = tuple[str | int, ...]
 
@@ -73,11 +87,64 @@ class _Positions:
 def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
     """Read, override and validate the scenario file at `path` (ScenarioError if invalid)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ScenarioError(str(path), 1, 1, (), f"cannot read file: {e.strerror}") from None
+    text = _read_text(path)
     return load_scenario_text(text, str(path), overrides)
+
+
+def _read_text(path: Path) -> str:
+    """The file's UTF-8 text: a regular file of at most MAX_FILE_BYTES, else a ScenarioError."""
+    name = str(path)
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            kind = (
+                "a folder"
+                if stat.S_ISDIR(info.st_mode)
+                else "a FIFO"
+                if stat.S_ISFIFO(info.st_mode)
+                else "a device or special file"
+            )
+            raise ScenarioError(name, 1, 1, (), f"not a regular file ({kind})")
+        if info.st_size > MAX_FILE_BYTES:
+            raise ScenarioError(name, 1, 1, (), _too_big(info.st_size))
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+    except OSError as e:
+        raise ScenarioError(name, 1, 1, (), f"cannot read file: {e.strerror}") from None
+    except ValueError as e:  # a NUL byte in the path (possible from Python, not a shell)
+        raise ScenarioError(name, 1, 1, (), f"cannot read file: {e}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ScenarioError(name, 1, 1, (), _too_big(len(data)))
+    return decode_utf8(data, name)
+
+
+def _too_big(size: int) -> str:
+    return (
+        f"file too large ({size:,} bytes; a scenario file may have at most "
+        f"{MAX_FILE_BYTES:,} bytes)"
+    )
+
+
+def decode_utf8(data: bytes, filename: str) -> str:
+    """UTF-8 (an optional byte order mark) -> text; anything else is a located ScenarioError."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ScenarioError(
+            filename, 1, 1, (), "the file is UTF-16 text: scenario files must be UTF-8"
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        good = data[: e.start]
+        line = good.count(b"\n") + 1
+        col = len(good[good.rfind(b"\n") + 1 :].decode("utf-8", "replace")) + 1
+        byte = data[e.start : e.start + 1].hex()
+        raise ScenarioError(
+            filename,
+            line,
+            col,
+            (),
+            f"not UTF-8 text (byte 0x{byte} cannot be decoded): scenario files must be UTF-8",
+        ) from None
 
 
 def load_scenario_text(
@@ -90,9 +157,10 @@ def load_scenario_text(
     if "source" in data:
         why = "unknown key 'source' (it is set by the loader)"
         raise ScenarioError(*_at(positions.find(("source",), at_key=True)), ("source",), why)
+    for key in [k for k in data if isinstance(k, str) and k.startswith(EXTENSION_PREFIX)]:
+        del data[key]  # extension fields: a place for anchors, ignored (docker-compose's x-)
     if "name" not in data:
-        stem = Path(filename).stem
-        data["name"] = stem if filename != "<text>" and stem else "scenario"
+        data["name"] = default_name(filename)
     data["source"] = filename
     try:
         return Scenario.model_validate(data)
@@ -100,94 +168,37 @@ def load_scenario_text(
         raise _to_scenario_error(e, positions) from None
 
 
+def default_name(filename: str) -> str:
+    """The scenario name when the file gives none: its file name's stem, made a safe folder
+    name (characters other than letters, digits, '_', '-', '.' become '-')."""
+    stem = Path(filename).stem if filename != "<text>" else ""
+    name = re.sub(r"[^\w.-]+", "-", stem).lstrip(".-")[:100].rstrip(".-")
+    return name or "scenario"
+
+
 def _at(pos: Pos) -> tuple[str, int, int]:
     return pos.file, pos.line, pos.col
 
 
-def _yaml() -> YAML:
-    y = YAML(typ="rt")
-    y.allow_duplicate_keys = False
-    return y
-
-
 def _read_yaml(text: str, filename: str) -> tuple[dict[str, Any], _Positions]:
-    y = _yaml()
     try:
-        node = y.compose(text)
-        if node is not None:
-            _check_duplicates(node, (), filename)
-        loaded = y.load(text)
-    except MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        problem = e.problem or e.context or "invalid YAML"
-        raise ScenarioError(filename, line, col, (), f"YAML syntax error: {problem}") from None
-    except YAMLError as e:
-        raise ScenarioError(filename, 1, 1, (), f"YAML error: {e}") from None
+        data, keys, values, root = read_yaml(text)
+    except YamlProblem as e:
+        raise ScenarioError(filename, e.line, e.col, e.path, e.message) from None
+    if data is None or data == {}:
+        line, col = (root.line, root.col) if data == {} and root is not None else (1, 1)
+        raise ScenarioError(filename, line, col, (), EMPTY_SCENARIO)
+    if not isinstance(data, dict):
+        assert root is not None
+        raise ScenarioError(
+            filename, root.line, root.col, (), "a scenario must be a mapping of keys"
+        )
     positions = _Positions({(): Pos(filename, 1, 1)}, {(): Pos(filename, 1, 1)})
-    if loaded is None:
-        return {}, positions
-    if not isinstance(loaded, CommentedMap):
-        raise ScenarioError(filename, 1, 1, (), "a scenario must be a mapping of keys")
-    data = _plain(loaded, (), filename, positions)
-    assert isinstance(data, dict)
+    for path, at in keys.items():
+        positions.keys[path] = Pos(filename, at.line, at.col)
+    for path, at in values.items():
+        positions.values[path] = Pos(filename, at.line, at.col)
     return data, positions
-
-
-def _check_duplicates(node: Node, path: Path_, filename: str) -> None:
-    if isinstance(node, MappingNode):
-        seen: dict[Any, int] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value
-            mark = key_node.start_mark
-            if key in seen:
-                raise ScenarioError(
-                    filename,
-                    mark.line + 1,
-                    mark.column + 1,
-                    (*path, key),
-                    f"duplicate key {key!r} (first at line {seen[key]})",
-                )
-            seen[key] = mark.line + 1
-            _check_duplicates(value_node, (*path, key), filename)
-    elif isinstance(node, SequenceNode):
-        for i, item in enumerate(node.value):
-            _check_duplicates(item, (*path, i), filename)
-
-
-def _plain(obj: Any, path: Path_, filename: str, positions: _Positions) -> Any:
-    """ruamel round-trip objects -> plain Python, recording every key/value position."""
-    if isinstance(obj, CommentedMap):
-        out: dict[Any, Any] = {}
-        for key in obj:
-            sub = (*path, key if isinstance(key, str | int) else str(key))
-            kl, kc = obj.lc.key(key)
-            vl, vc = obj.lc.value(key)
-            positions.keys[sub] = Pos(filename, kl + 1, kc + 1)
-            positions.values[sub] = Pos(filename, vl + 1, vc + 1)
-            out[_scalar(key)] = _plain(obj[key], sub, filename, positions)
-        return out
-    if isinstance(obj, CommentedSeq):
-        items = []
-        for i, item in enumerate(obj):
-            line, col = obj.lc.item(i)
-            positions.values[(*path, i)] = Pos(filename, line + 1, col + 1)
-            items.append(_plain(item, (*path, i), filename, positions))
-        return items
-    return _scalar(obj)
-
-
-def _scalar(v: Any) -> Any:
-    """Strip ruamel's scalar subclasses (ScalarFloat, ScalarInt, *ScalarString)."""
-    if v is None or isinstance(v, bool):
-        return v if v is None else bool(v)
-    if isinstance(v, int):
-        return int(v)
-    if isinstance(v, float):
-        return float(v)
-    if isinstance(v, str):
-        return str(v)
-    return v
 
 
 # ---------------------------------------------------------------- --set overrides
@@ -202,9 +213,12 @@ def _apply_override(data: dict[str, Any], positions: _Positions, text: str, inde
     if not path_text or any(p == "" for p in parts):
         raise ScenarioError("--set", index, 1, (), f"bad key path {path_text!r}")
     try:
-        value = _plain(_yaml().load(value_text), (), "--set", _Positions({}, {}))
-    except YAMLError:
-        value = value_text
+        value = read_yaml(value_text)[0]
+    except YamlProblem as e:
+        if not e.syntax:  # YAML this format refuses (a tag, an alias bomb...): say so
+            col = len(path_text) + 1 + e.col if e.line == 1 else len(path_text) + 2
+            raise ScenarioError("--set", index, col, (), e.message) from None
+        value = value_text  # not YAML at all: the text itself
     starts = [0]
     for p in parts[:-1]:
         starts.append(starts[-1] + len(p) + 1)
@@ -340,7 +354,7 @@ def _describe(err: ErrorDetails) -> tuple[Path_, str, bool]:
     if kind == "extra_forbidden":
         parent = _model_at(path[:-1])
         hint = did_you_mean(str(path[-1]), _known_keys(parent))
-        return path, f"unknown key {path[-1]!r}{hint}", True
+        return path, f"unknown key {short_repr(path[-1])}{hint}", True
     if kind == "missing":
         return path, "required key missing", True
     messages = {
@@ -369,7 +383,7 @@ def _describe(err: ErrorDetails) -> tuple[Path_, str, bool]:
             o.strip(" '") for o in str(ctx.get("expected", "")).replace(" or ", ",").split(",")
         ]
         hint = did_you_mean(value, [o for o in options if o])
-    return path, f"{text}, got {value!r}{hint}", False
+    return path, f"{text}, got {short_repr(value)}{hint}", False
 
 
 def _num(x: Any) -> str:

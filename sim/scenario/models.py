@@ -34,7 +34,7 @@ from pydantic import (
     model_validator,
 )
 
-from sim.scenario.errors import PathValueError
+from sim.scenario.errors import PathValueError, short_repr
 from sim.scenario.kafka_configs import KafkaConfig, build_config
 from sim.scenario.units import parse_bandwidth, parse_duration, parse_rate, parse_size
 
@@ -145,7 +145,7 @@ class Distribution(Model):
             if key not in needs and v is not None:
                 raise PathValueError(
                     (key,),
-                    f"{key!r} does not apply to a {self.kind} distribution "
+                    f"{short_repr(key)} does not apply to a {self.kind} distribution "
                     f"(it takes {', '.join(needs)})",
                     at_key=True,
                 )
@@ -363,7 +363,7 @@ class ConsumerSpec(Model):
     def _commit_needs_group(cls, v: str, info: ValidationInfo) -> str:
         if v != "none" and info.data.get("group") is None and "group" in info.data:
             raise ValueError(
-                f"{v!r} needs a consumer group (Kafka has no commits without group.id); "
+                f"{short_repr(v)} needs a consumer group (Kafka has no commits without group.id); "
                 "set group: or commit: none"
             )
         return v
@@ -378,7 +378,8 @@ class ConsumerSpec(Model):
         raw = v if isinstance(v, Mapping) else {}
         if "group.id" in raw and raw["group.id"] != group:
             raise PathValueError(
-                ("group.id",), f"group.id {raw['group.id']!r} differs from group {group!r}"
+                ("group.id",),
+                f"group.id {short_repr(raw['group.id'])} differs from group {short_repr(group)}",
             )
         auto = commit == "auto"
         if "enable.auto.commit" in raw and raw["enable.auto.commit"] is not auto:

@@ -12,20 +12,26 @@ would refuse:
   selectors existing topics, partitions and groups; a fault starts before duration + drain.
 min.insync.replicas > RF is allowed, as in Kafka (the effective value is min(minISR, RF)).
 
+`name` names the results folder, so it must be one safe path component (letters, digits, `_`,
+`-`, `.`; no `/`, no leading `.`, at most 100 characters); `seed` is 0 <= seed < 2**63 (numpy's
+SeedSequence takes any non-negative integer, the tables store it as int64).
+
 `expect:` maps summary keys (SUMMARY_KEYS, or `produce_errors.<ERROR>`) to a number or to an
-"<op> number" string; `effective_dict()` writes the whole scenario back with every default
+"<op> number" string (finite numbers only: NaN or infinity would make every run fail);
+`effective_dict()` writes the whole scenario back with every default
 filled (durations as ms numbers), in a form `load_scenario` reads again.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
-from sim.scenario.errors import PathValueError, did_you_mean
+from sim.scenario.errors import PathValueError, did_you_mean, short_repr
 from sim.scenario.faults import FaultSpec, check_faults
 from sim.scenario.kafka_configs import KafkaConfig, build_config, topic_defaults_from_broker
 from sim.scenario.models import (
@@ -41,7 +47,7 @@ from sim.scenario.models import (
     default_assignment,
 )
 
-__all__ = ["SUMMARY_KEYS", "Expectation", "Scenario"]
+__all__ = ["SEED_LIMIT", "SUMMARY_KEYS", "Expectation", "Scenario", "name_problem"]
 
 SUMMARY_KEYS: tuple[str, ...] = (
     "records_sent",
@@ -82,6 +88,24 @@ PER_TOPIC_KEYS: tuple[str, ...] = (
     "e2e_latency_p99_ms",
 )
 
+# numpy's SeedSequence takes any non-negative integer; the tables store the seed as int64.
+SEED_LIMIT = 2**63
+_NAME_RE = re.compile(r"\w[\w.-]*")
+MAX_NAME_CHARS = 100
+
+
+def name_problem(name: str) -> str | None:
+    """Why `name` cannot be a scenario name, or None: it names the results folder
+    (results/<name>/), so it must be one safe path component."""
+    if _NAME_RE.fullmatch(name) and len(name) <= MAX_NAME_CHARS and len(name.encode()) <= 200:
+        return None
+    return (
+        f"a scenario name must be a folder name: letters, digits, '_', '-' and '.', "
+        f"starting with a letter, digit or '_', at most {MAX_NAME_CHARS} characters; "
+        f"got {short_repr(name)}"
+    )
+
+
 Op = Literal["==", "!=", "<", "<=", ">", ">="]
 _EXPECT_RE = re.compile(r"^\s*(==|!=|<=|>=|<|>|=)?\s*([-+]?[\d.]+(?:[eE][-+]?\d+)?)\s*$")
 
@@ -108,13 +132,15 @@ def _known_key(key: str) -> bool:
 def _parse_expectation(key: Any, raw: Any) -> Expectation:
     if not isinstance(key, str) or not _known_key(key):
         hint = did_you_mean(str(key), SUMMARY_KEYS)
-        raise PathValueError((key,), f"unknown summary key {key!r}{hint}", at_key=True)
+        raise PathValueError((key,), f"unknown summary key {short_repr(key)}{hint}", at_key=True)
     if isinstance(raw, int | float) and not isinstance(raw, bool):
+        if not math.isfinite(raw):
+            raise PathValueError((key,), f"expected a finite number, got {raw}")
         return Expectation(key=key, op="==", value=float(raw))
     m = _EXPECT_RE.match(raw) if isinstance(raw, str) else None
     if m is None:
         raise PathValueError(
-            (key,), f"expected a number or '<op> number' (e.g. '< 10000'), got {raw!r}"
+            (key,), f"expected a number or '<op> number' (e.g. '< 10000'), got {short_repr(raw)}"
         )
     op = m.group(1) or "=="
     return Expectation(key=key, op="==" if op == "=" else op, value=float(m.group(2)))  # type: ignore[arg-type]
@@ -125,7 +151,7 @@ class Scenario(Model):
 
     name: str = Field("scenario", min_length=1)
     description: str = ""
-    seed: Int = Field(1, ge=0)
+    seed: Int = Field(1, ge=0, lt=SEED_LIMIT)
     duration_ms: DurationMs = Field(60000.0, alias="duration", gt=0)
     drain_ms: DurationMs = Field(30000.0, alias="drain", ge=0)
     source: str = "<text>"
@@ -136,6 +162,14 @@ class Scenario(Model):
     consumers: list[ConsumerSpec] = Field(default_factory=list)
     faults: list[FaultSpec] = Field(default_factory=list)
     expect: list[Expectation] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, v: str) -> str:
+        problem = name_problem(v)
+        if problem is not None:
+            raise ValueError(problem)
+        return v
 
     @field_validator("description")
     @classmethod
@@ -198,43 +232,49 @@ class Scenario(Model):
         if v is None:
             return []
         if not isinstance(v, Mapping):
-            raise ValueError(f"expected a mapping of summary keys to values, got {v!r}")
+            raise ValueError(f"expected a mapping of summary keys to values, got {short_repr(v)}")
         return [_parse_expectation(k, raw) for k, raw in v.items()]
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Scenario:
         n = self.cluster.brokers
         names = [t.name for t in self.topics]
+        first_index: dict[str, int] = {}
         for i, t in enumerate(self.topics):
-            if t.name in names[:i]:
-                raise PathValueError(("topics", i, "name"), f"duplicate topic name {t.name!r}")
+            if t.name in first_index:
+                raise PathValueError(
+                    ("topics", i, "name"),
+                    f"duplicate topic name {short_repr(t.name)} (topics.{first_index[t.name]})",
+                )
+            first_index[t.name] = i
             if t.replication_factor > n:
                 raise PathValueError(
                     ("topics", i, "replication.factor"),
                     f"replication factor {t.replication_factor} larger than available brokers {n}",
                 )
             self._check_assignment(i, t)
+        known = set(names)
         for i, p in enumerate(self.producers):
-            if p.topic not in names:
+            if p.topic not in known:
                 raise PathValueError(
                     ("producers", i, "topic"),
                     f"unknown topic {p.topic!r}{did_you_mean(p.topic, names)}",
                 )
         for i, c in enumerate(self.consumers):
             for j, topic in enumerate(c.topics):
-                if topic not in names:
+                if topic not in known:
                     raise PathValueError(
                         ("consumers", i, "topics", j),
-                        f"unknown topic {topic!r}{did_you_mean(topic, names)}",
+                        f"unknown topic {short_repr(topic)}{did_you_mean(topic, names)}",
                     )
         self._check_node_names()
         check_faults(self)
         for e in self.expect:
             base, _, topic = e.key.partition(".")
-            if base in PER_TOPIC_KEYS and topic and topic not in names:
+            if base in PER_TOPIC_KEYS and topic and topic not in known:
                 raise PathValueError(
                     ("expect", e.key),
-                    f"unknown topic {topic!r} in {e.key!r}{did_you_mean(topic, names)}",
+                    f"unknown topic {short_repr(topic)} in {e.key!r}{did_you_mean(topic, names)}",
                     at_key=True,
                 )
         return self

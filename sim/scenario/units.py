@@ -24,6 +24,8 @@ from __future__ import annotations
 import math
 import re
 
+from sim.scenario.errors import short_repr
+
 __all__ = [
     "format_bandwidth",
     "format_duration",
@@ -78,18 +80,18 @@ _BPS_UNITS: dict[str, float] = {"bps": 1 / 8, "kbps": 1e3 / 8, "mbps": 1e6 / 8, 
 def _split(value: object, what: str, example: str) -> tuple[float, str]:
     """Split `value` into (number, unit text); a bare int/float gives unit ''."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f"expected a {what} such as {example!r}, got {value!r}")
+        raise ValueError(f"expected a {what} such as {example!r}, got {short_repr(value)}")
     if isinstance(value, int | float):
         number = float(value)
         unit = ""
     else:
         m = _RE.match(value)
         if m is None:
-            raise ValueError(f"expected a {what} such as {example!r}, got {value!r}")
+            raise ValueError(f"expected a {what} such as {example!r}, got {short_repr(value)}")
         number = float(m.group("num").replace("_", ""))
         unit = m.group("unit") or ""
     if not math.isfinite(number):
-        raise ValueError(f"{what} must be finite, got {value!r}")
+        raise ValueError(f"{what} must be finite, got {short_repr(value)}")
     return number, unit.strip()
 
 
@@ -101,7 +103,9 @@ def parse_duration(value: object) -> float:
     factor = DURATION_UNITS_MS.get(unit)
     if factor is None:
         units = ", ".join(DURATION_UNITS_MS)
-        raise ValueError(f"unknown duration unit {unit!r} in {value!r} (use one of: {units})")
+        raise ValueError(
+            f"unknown duration unit {short_repr(unit)} in {short_repr(value)} (use one of: {units})"
+        )
     return number * factor
 
 
@@ -111,11 +115,12 @@ def parse_size(value: object) -> int:
     factor = 1 if unit == "" else SIZE_UNITS.get(unit.lower())
     if factor is None:
         raise ValueError(
-            f"unknown size unit {unit!r} in {value!r} (use B, KB, MB, GB, KiB, MiB, GiB)"
+            f"unknown size unit {short_repr(unit)} in {short_repr(value)} "
+            "(use B, KB, MB, GB, KiB, MiB, GiB)"
         )
     total = number * factor
     if total != math.floor(total):
-        raise ValueError(f"size {value!r} is not a whole number of bytes")
+        raise ValueError(f"size {short_repr(value)} is not a whole number of bytes")
     return int(total)
 
 
@@ -128,12 +133,12 @@ def parse_rate(value: object) -> float:
         m = re.fullmatch(r"(?P<prefix>[kKMG]?)\s*/\s*(?P<per>\w+)", unit)
         if m is None or m.group("per") not in _PER_UNIT_S:
             raise ValueError(
-                f"bad rate {value!r}: expected a count per time unit such as '1000/s', "
+                f"bad rate {short_repr(value)}: expected a count per time unit such as '1000/s', "
                 "'2.5k/s', '1M/s' or '100/ms'"
             )
         per_s = number * _COUNT_PREFIX[m.group("prefix")] / _PER_UNIT_S[m.group("per")]
     if per_s < 0:
-        raise ValueError(f"rate must be >= 0, got {value!r}")
+        raise ValueError(f"rate must be >= 0, got {short_repr(value)}")
     return per_s
 
 
@@ -150,19 +155,19 @@ def parse_bandwidth(value: object) -> float:
             m = re.fullmatch(r"(?P<size>[a-z]+)\s*/\s*(?P<per>[a-zµ]+)", low)
             if m is None or m.group("per") not in _PER_UNIT_S:
                 raise ValueError(
-                    f"bad bandwidth {value!r}: expected a size per time unit such as "
+                    f"bad bandwidth {short_repr(value)}: expected a size per time unit such as "
                     "'125MB/s', '1GiB/s' or '10Mbit/s'"
                 )
             size = m.group("size")
             factor = SIZE_UNITS.get(size, _BIT_UNITS.get(size))
             if factor is None:
                 raise ValueError(
-                    f"unknown size unit {size!r} in bandwidth {value!r} "
+                    f"unknown size unit {short_repr(size)} in bandwidth {short_repr(value)} "
                     "(use B, KB, MB, GB, KiB, MiB, GiB, kbit, Mbit, Gbit)"
                 )
             bytes_per_ms = number * factor / (_PER_UNIT_S[m.group("per")] * 1000.0)
     if bytes_per_ms <= 0:
-        raise ValueError(f"bandwidth must be > 0, got {value!r}")
+        raise ValueError(f"bandwidth must be > 0, got {short_repr(value)}")
     return bytes_per_ms
 
 

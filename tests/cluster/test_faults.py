@@ -279,3 +279,31 @@ def test_paused_broker_is_fenced_and_rejoins_on_resume() -> None:
     assert back.time_ms.max() < 20000.0
     assert_isrs_full(result)
     assert_nothing_lost(result)
+
+
+# -- selectors in partition groups (issue 7) ------------------------------------------------------
+
+
+@pytest.mark.parametrize("coordinator", MODES)
+def test_partition_group_selectors_are_resolved_when_the_partition_starts(coordinator: str) -> None:
+    """`leader(T-0)` in a group is the leader at the fault's time: broker-1 here (ASSIGNMENT),
+    cut off with producer p-0 from everyone else."""
+    text = scenario(
+        coordinator,
+        "  - {at: 2s, action: partition, groups: [[leader(T-0), p-0], [others]], for: 1s}\n"
+        "  - {at: 4s, action: partition, groups: [[leader(T-0)], [broker-1]]}",
+        duration="5s",
+        drain="2s",
+    )
+    result = run_text(text)
+    faults = events_of(result, "fault:partition")
+    first, second = faults.detail.tolist()
+    others = ["broker-0", "broker-2"] + (
+        ["controller-0", "controller-1", "controller-2"]
+        if coordinator == "kraft"
+        else ["zookeeper-0", "zookeeper-1", "zookeeper-2"]
+    )
+    assert first == "broker-1,p-0 | " + ",".join(sorted(others))
+    # Both groups name broker-1 (it stays in the first): one group is left, nothing is cut.
+    assert "name < 2 nodes now: skipped" in second
+    assert result.meta["status"] == "ok"

@@ -247,3 +247,18 @@ def test_config_yaml_records_the_seed_the_run_used(
     assert result.path is not None
     config = load_scenario(result.path / "config.yaml")
     assert config.seed == SEED  # re-running config.yaml must reproduce this run
+
+
+def test_the_seed_range_is_checked_before_building(
+    short_scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """0 <= seed < 2**63 (numpy's SeedSequence and the tables' int64 columns); issue 7: -1 was a
+    numpy traceback, 2**63 crashed in the recorder after the whole simulation."""
+
+    def refuse(*args: Any) -> None:
+        raise AssertionError("built a cluster for a bad seed")
+
+    monkeypatch.setattr("sim.experiment.run.build", refuse)
+    for seed in (-1, 2**63, True):
+        with pytest.raises(ValueError, match=r"0 <= seed < 2\*\*63"):
+            run(short_scenario, seed=seed, out=None)  # type: ignore[arg-type]

@@ -579,3 +579,30 @@ def test_error_messages(base: str, item: str, message: str) -> None:
     assert str(info.value) == message
     assert "\n" not in str(info.value)
     assert info.value.__cause__ is None
+
+
+def test_selectors_in_partition_groups_are_accepted() -> None:
+    """issue 7: selectors work as targets, so they work in partition groups too."""
+    text = BASE + (
+        "faults:\n"
+        "  - {at: 20s, action: partition, groups: [[leader(ORDER-0), checkout-0], [others]]}\n"
+        "  - {at: 30s, action: partition, groups: [[active-controller], [random-broker]]}\n"
+        "  - {at: 40s, action: partition, groups: [[group-coordinator(billing)], [others]]}\n"
+    )
+    s = load_scenario_text(text, "f.yaml")
+    assert s.faults[0].groups == [["leader(ORDER-0)", "checkout-0"], ["others"]]
+    for bad, message in [
+        (
+            "leader(ORDER-9)",
+            "f.yaml:8:44: faults.0.groups.0.0: no partition 9 in 'leader(ORDER-9)'",
+        ),
+        ("leader(PAY-0)", "f.yaml:8:44: faults.0.groups.0.0: unknown topic 'PAY'"),
+        ("group-coordinator(x)", "f.yaml:8:44: faults.0.groups.0.0: unknown consumer group 'x'"),
+    ]:
+        with pytest.raises(ScenarioError) as info:
+            load_scenario_text(
+                BASE
+                + f"faults:\n  - {{at: 20s, action: partition, groups: [[{bad}], [others]]}}\n",
+                "f.yaml",
+            )
+        assert str(info.value).startswith(message), str(info.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from sim.scenario import (
     load_scenario,
     load_scenario_text,
 )
+from sim.scenario.loader import MAX_FILE_BYTES
 
 FULL = textwrap.dedent("""\
     name: order-flow
@@ -150,7 +152,7 @@ def test_full_example_from_scenarios_md() -> None:
 
 
 def test_defaults() -> None:
-    s = load_scenario_text("", "/some/dir/empty-one.yaml")
+    s = load_scenario_text("seed: 1\n", "/some/dir/empty-one.yaml")
     assert (s.name, s.seed, s.duration_ms, s.drain_ms) == ("empty-one", 1, 60_000.0, 30_000.0)
     assert (s.cluster.brokers, s.cluster.coordinator, s.cluster.controllers) == (3, "kraft", 3)
     assert s.network.latency.kind == "constant" and s.network.latency.value_ms == 1.0
@@ -305,7 +307,7 @@ def test_overrides() -> None:
     assert s.cluster.disk.flush == "every-append"
     assert s.expect[-1].key == "records_sent" and s.expect[-1].op == ">="
     assert s.network.latency.value_ms == 2.0
-    empty = load_scenario_text("", overrides=["cluster.config.num.io.threads=2"])
+    empty = load_scenario_text("seed: 1", overrides=["cluster.config.num.io.threads=2"])
     assert empty.cluster.request_handling.io_threads == 2
 
 
@@ -561,12 +563,6 @@ BAD = [
         "f.yaml:2:38: faults.0.target: unknown node 'broker-3': the cluster has 3 brokers "
         "(broker-0..broker-2)",
     ),
-    (
-        "YAML syntax error",
-        "cluster:\n  brokers: [1\n  x: 2\n",
-        [],
-        "f.yaml:3:4: YAML syntax error: expected ',' or ']', but got ':'",
-    ),
     ("top level not a mapping", "- 1\n", [], "f.yaml:1:1: a scenario must be a mapping of keys"),
     (
         "bad --set path",
@@ -613,3 +609,236 @@ def test_error_messages(text: str, overrides: list[str], message: str) -> None:
     assert str(info.value) == message
     assert "\n" not in str(info.value)
     assert info.value.__cause__ is None
+
+
+# ------------------------------------------------------------------ hostile and odd input (issue 7)
+# Each case failed before the safe reader: a traceback (exit 3), a hang, or a wrong acceptance.
+
+BOMB = "\n".join(
+    ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    + [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
+)
+HOSTILE = [
+    ("invalid UTF-8", b"name: x\xff\n", "f.yaml:1:8: not UTF-8 text (byte 0xff"),
+    ("Latin-1 on line 2", b"name: x\ndescription: caf\xe9\n", "f.yaml:2:17: not UTF-8 text"),
+    ("UTF-16", "name: x\n".encode("utf-16"), "f.yaml:1:1: the file is UTF-16 text"),
+    ("binary", bytes(range(256)), "f.yaml:2:118: not UTF-8 text (byte 0x80"),
+    (
+        "NUL at its own place",
+        b"name: x\ndescription: a\x00b\n",
+        "f.yaml:2:15: control character U+0000",
+    ),
+    ("control character", b"name: x\n  \x01\n", "f.yaml:2:3: control character U+0001"),
+    ("recursive alias", b"topics: &r [*r]\n", "f.yaml:1:13: alias *r is inside its own anchor"),
+    (
+        "deep nesting",
+        b"x: " + b"[" * 3000 + b"]" * 3000 + b"\n",
+        "f.yaml:1:53: nested more than 50",
+    ),
+    ("alias bomb", BOMB.encode(), "f.yaml:9:10: aliases expand this file to more than 1,000,000"),
+    ("bad !!int", b"seed: !!int abc\n", "f.yaml:1:7: 'abc' is not a valid !!int"),
+    ("bad !!bool", b"description: !!bool maybe\n", "f.yaml:1:14: 'maybe' is not a valid !!bool"),
+    (
+        "tagged collection",
+        b"cluster: !!omap [{brokers: 3}]\n",
+        "f.yaml:1:10: unsupported tag '!!omap'",
+    ),
+    ("!!set", b"cluster: !!set {a}\n", "f.yaml:1:10: unsupported tag '!!set'"),
+    ("complex key (list)", b"[a, b]: 1\n", "f.yaml:1:1: a key must be a plain name, not a list"),
+    (
+        "complex key (mapping)",
+        b"? {a: 1}\n: 2\n",
+        "f.yaml:1:3: a key must be a plain name, not a mapping",
+    ),
+    ("tagged key", b"!!int 1: 2\n", "f.yaml:1:1: a key must be a plain name, not a tagged value"),
+    (
+        "python tag",
+        b"description: !!python/object/apply:os.system [id]\n",
+        "f.yaml:1:14: unsupported tag '!!python/object/apply:os.system'",
+    ),
+    (
+        "python tag on a scalar",
+        b"description: !!python/name:os.system\n",
+        "f.yaml:1:14: unsupported",
+    ),
+    ("custom tag", b"description: !secret x\n", "f.yaml:1:14: unsupported tag '!secret'"),
+    ("merge of a scalar", b"cluster: {<<: 3}\n", "f.yaml:1:15: a merge key '<<' takes a mapping"),
+    ("undefined alias", b"cluster: *nope\n", "f.yaml:1:10: "),
+    (
+        "two documents",
+        b"seed: 1\n---\nseed: 2\n",
+        "f.yaml:2:1: a scenario file holds one YAML document",
+    ),
+    ("empty file", b"", f"f.yaml:1:1: {'empty scenario: a scenario needs at least topics:'}"),
+    ("only comments", b"# nothing\n# here\n", "f.yaml:1:1: empty scenario"),
+    ("only ---", b"---\n", "f.yaml:1:1: empty scenario"),
+    ("empty mapping", b"{}\n", "f.yaml:1:1: empty scenario"),
+    (
+        "expect NaN",
+        b"expect: {records_sent: .nan}\n",
+        "f.yaml:1:24: expect.records_sent: expected a finite",
+    ),
+    (
+        "expect inf",
+        b"expect: {records_sent: -.inf}\n",
+        "f.yaml:1:24: expect.records_sent: expected a finite",
+    ),
+    (
+        "seed too large",
+        b"seed: 9223372036854775808\n",
+        "f.yaml:1:7: seed: must be < 9223372036854775808",
+    ),
+    ("seed negative", b"seed: -1\n", "f.yaml:1:7: seed: must be >= 0"),
+    (
+        "absolute name",
+        b"name: /tmp/elsewhere\n",
+        "f.yaml:1:7: name: a scenario name must be a folder name",
+    ),
+    ("name '..'", b"name: '..'\n", "f.yaml:1:7: name: a scenario name must be a folder name"),
+    ("nested name", b"name: a/b\n", "f.yaml:1:7: name: a scenario name must be a folder name"),
+    ("long name", b"name: " + b"n" * 300 + b"\n", "f.yaml:1:7: name: a scenario name must be"),
+    ("hidden name", b"name: .x\n", "f.yaml:1:7: name: a scenario name must be a folder name"),
+    ("name with a newline", b'name: "a\\nb"\n', "f.yaml:1:7: name: a scenario name must be"),
+]
+
+
+@pytest.mark.parametrize(("data", "message"), [c[1:] for c in HOSTILE], ids=[c[0] for c in HOSTILE])
+def test_hostile_files_give_one_located_line(tmp_path: Path, data: bytes, message: str) -> None:
+    path = tmp_path / "f.yaml"
+    path.write_bytes(data)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    text = str(info.value).replace(str(tmp_path) + "/", "")
+    assert text.startswith(message), text
+    assert "\n" not in text
+    assert len(text) < 400
+    assert info.value.__cause__ is None
+
+
+def test_error_values_are_cut_to_a_readable_length() -> None:
+    long = "x" * 100_000
+    with pytest.raises(ScenarioError) as info:
+        load_scenario_text(f"duration: {long}\n", "f.yaml")
+    assert len(str(info.value)) < 300, len(str(info.value))
+    assert str(info.value).startswith("f.yaml:1:11: duration: expected a duration such as")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario_text(f"{long}: 1\n", "f.yaml")
+    assert len(str(info.value)) <= 600
+    with pytest.raises(ScenarioError) as info:
+        load_scenario_text("cluster: {brokers: [" + ", ".join(["1"] * 5000) + "]}\n", "f.yaml")
+    assert len(str(info.value)) < 200, str(info.value)
+
+
+def test_merge_keys_are_accepted_with_positions() -> None:
+    # Anchors live in list items (a top-level 'defaults:' key would be unknown).
+    text = textwrap.dedent("""\
+        topics: [{name: T}]
+        producers:
+          - &p {name: a, topic: T, rate: 1k/s, config: &c {acks: all, linger.ms: 5}}
+          - <<: *p
+            name: b
+            config: {<<: *c, linger.ms: 20}
+          - {<<: [{name: c, rate: 5/s}, *p]}
+        cluster: {<<: {brokers: 1}}
+        """)
+    s = load_scenario_text(text, "f.yaml")
+    assert s.cluster.brokers == 1
+    a, b, c = s.producers
+    assert (a.name, b.name, c.name) == ("a", "b", "c")
+    assert b.topic == "T" and b.rate_per_s == 1000.0
+    assert b.config["acks"] == "all" and b.config["linger.ms"] == 20
+    assert c.rate_per_s == 5.0 and c.topic == "T"  # the first merged mapping wins
+    # A merged key that is wrong where it lands is reported where it was written.
+    with pytest.raises(ScenarioError) as info:
+        load_scenario_text(
+            "cluster: &base {brokers: 3}\ntopics: [{<<: *base, name: T}]\n", "f.yaml"
+        )
+    assert str(info.value) == "f.yaml:1:17: topics.0.brokers: unknown key 'brokers'"
+    # Keys written twice around a merge are still duplicates; a merged key is not.
+    with pytest.raises(ScenarioError, match="duplicate key 'name'"):
+        load_scenario_text(
+            "topics: [{name: T}]\nproducers: [{<<: {name: a}, name: b, name: c}]\n", "f.yaml"
+        )
+
+
+def test_shared_aliases_are_expanded_but_visited_once() -> None:
+    # 9 levels of 9 aliases: fine when the expansion stays small.
+    text = "topics: [{name: T}]\nx: &x [1, 2]\n" + "".join(
+        f"y{i}: &y{i} [*{'x' if i == 0 else f'y{i - 1}'}, *{'x' if i == 0 else f'y{i - 1}'}]\n"
+        for i in range(5)
+    )
+    with pytest.raises(ScenarioError, match="unknown key 'x'"):
+        load_scenario_text(text, "f.yaml")
+
+
+def test_special_files_are_refused_without_reading(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(ScenarioError, match=r"fifo.yaml:1:1: not a regular file \(a FIFO\)"):
+        load_scenario(fifo)  # would block forever if it were opened
+    with pytest.raises(ScenarioError, match=r"not a regular file \(a folder\)"):
+        load_scenario(tmp_path)
+    with pytest.raises(ScenarioError, match=r"/dev/zero:1:1: not a regular file \(a device"):
+        load_scenario("/dev/zero")
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"#" * (MAX_FILE_BYTES + 1))
+    with pytest.raises(ScenarioError, match=r"file too large \(8,388,609 bytes; .* 8,388,608"):
+        load_scenario(big)
+
+
+def test_utf8_with_a_byte_order_mark_is_fine(tmp_path: Path) -> None:
+    path = tmp_path / "bom.yaml"
+    path.write_bytes("\ufeffname: café\nseed: 3\n".encode())
+    s = load_scenario(path)
+    assert (s.name, s.seed) == ("café", 3)
+
+
+def test_default_name_from_an_odd_file_name(tmp_path: Path) -> None:
+    path = tmp_path / "my scenario (v2).yaml"
+    path.write_text("seed: 1\n")
+    assert load_scenario(path).name == "my-scenario-v2"
+    assert load_scenario_text("seed: 1", "...yaml").name == "scenario"
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("description=!!python/object/apply:os.system [id]", "--set:1:13: unsupported tag"),
+        ("seed=!!int x", "--set:1:6: 'x' is not a valid !!int"),
+        ("seed=-1", "--set:1:6: seed: must be >= 0"),
+        ("seed=9223372036854775808", "--set:1:6: seed: must be < 9223372036854775808"),
+        ("name=../up", "--set:1:6: name: a scenario name must be a folder name"),
+    ],
+)
+def test_set_values_are_read_as_safely_as_files(override: str, message: str) -> None:
+    with pytest.raises(ScenarioError) as info:
+        load_scenario_text(PRODUCER_T, "f.yaml", [override])
+    assert str(info.value).startswith(message), str(info.value)
+
+
+def test_set_text_that_is_not_yaml_is_a_string() -> None:
+    s = load_scenario_text(PRODUCER_T, "f.yaml", ["description=a: b: c"])
+    assert s.description == "a: b: c"
+
+
+def test_yaml_syntax_error_is_located() -> None:
+    with pytest.raises(ScenarioError) as info:
+        load_scenario_text("cluster:\n  brokers: [1\n  x: 2\n", "f.yaml")
+    # libyaml (ruamel.yaml.clib) and the pure-Python parser word it differently.
+    assert str(info.value).startswith("f.yaml:3:4: YAML syntax error: ")
+    assert "expected ',' or ']'" in str(info.value)
+
+
+def test_extension_fields_hold_anchors_and_are_ignored() -> None:
+    text = textwrap.dedent("""\
+        x-safe-producer: &safe {acks: all, enable.idempotence: true}
+        x-notes: anything at all
+        topics: [{name: T}]
+        producers:
+          - {name: a, topic: T, rate: 1k/s, config: {<<: *safe, linger.ms: 5}}
+        """)
+    s = load_scenario_text(text, "f.yaml")
+    assert s.producers[0].config["acks"] == "all" and s.producers[0].config["linger.ms"] == 5
+    assert not any(k.startswith("x-") for k in s.effective_dict())
+    plain = load_scenario_text(text.replace("x-notes: anything at all\n", ""), "f.yaml")
+    assert plain.effective_dict() == s.effective_dict()

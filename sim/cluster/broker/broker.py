@@ -295,11 +295,15 @@ class Broker(Node):
         replica = self.partitions[key]
         self._leave_fetchers(replica)
         replica.make_leader(leader_epoch, isr, partition_epoch, self.simenv.now)
+        if (inv := self.simenv.invariants) is not None:
+            inv.partition_leader(key, leader_epoch, self.broker_id)
         self._events(
             (self.simenv.now, f"{replica.name}@{self.name}", "leader", f"epoch {leader_epoch}")
         )
         self._gauge_partition(replica)
         self._gauge(replica.name, "isr_size", len(replica.isr))
+        if (inv := self.simenv.invariants) is not None:
+            inv.leader_isr(key, self.broker_id, replica.isr)
         self._on_high_watermark_change(replica)
 
     def become_follower(
@@ -385,6 +389,8 @@ class Broker(Node):
             kind = "isr_shrink" if len(replica.isr) < len(old) else "isr_expand"
             self._events((self.simenv.now, replica.name, kind, detail))
             self._gauge(replica.name, "isr_size", len(replica.isr))
+        if replica.is_leader and (inv := self.simenv.invariants) is not None:
+            inv.leader_isr(key, self.broker_id, replica.isr)
         if changed:
             self._on_high_watermark_change(replica)
 
@@ -683,6 +689,16 @@ class Broker(Node):
     def _on_high_watermark_change(self, replica: Partition) -> None:
         self._gauge(replica.name, "high_watermark", replica.log.high_watermark)
         key = (replica.topic, replica.partition)
+        if (inv := self.simenv.invariants) is not None:
+            log = replica.log
+            inv.high_watermark(
+                key,
+                self.broker_id,
+                replica.is_leader,
+                replica.leader_epoch,
+                log.high_watermark,
+                log.log_end_offset,
+            )
         self._complete_produces(replica)
         self._wake_fetches(self._consumer_fetch_waiters[key])
 
@@ -725,6 +741,8 @@ class Broker(Node):
             )
         )
         self._gauge(replica.name, "isr_size", len(isr))
+        if replica.is_leader and (inv := self.simenv.invariants) is not None:
+            inv.leader_isr((replica.topic, replica.partition), self.broker_id, replica.isr)
         if changed:
             self._on_high_watermark_change(replica)
         # A shrink below min ISR can make parked acks=all produces unable to succeed: they wait

@@ -227,6 +227,8 @@ class KRaftController(Node):
             self.send_request(
                 f"controller-{message.destination}", "Raft", message, RAFT_MESSAGE_BYTES, None, None
             )
+        if (inv := self.simenv.invariants) is not None:
+            inv.raft_state(self.controller_id, self.raft)
         self._follow_leadership()
         self._apply_committed()
         self._schedule_raft()

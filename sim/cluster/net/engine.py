@@ -108,6 +108,8 @@ class SimEnv:
         self.seed = int(seed)
         self.recorder = recorder
         self._rngs: dict[str, np.random.Generator] = {}
+        # The invariant checker (sim.cluster.invariants.Invariants) when the run checks them.
+        self.invariants: Any = None
 
     @property
     def now(self) -> float:
