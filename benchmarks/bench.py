@@ -173,6 +173,10 @@ def run_scenario(path: Path, overrides: Sequence[str], seed: int | None) -> dict
         "simulated_ms": float(meta["simulated_ms"]),
         "records_sent": int(summary["records_sent"]),
         "records_acked": int(summary["records_acked"]),
+        # Batching, which sets the work per record (PERFORMANCE.md: name a workload's records
+        # per request when quoting its speed). None from a simulator without these keys.
+        "produce_batches_per_request": summary.get("produce_batches_per_request"),
+        "produce_records_per_request": summary.get("produce_records_per_request"),
     }
     del result
     # meta.wall_seconds is rounded to the millisecond; guard against 0 for tiny runs.
@@ -248,6 +252,12 @@ def format_table(report: dict) -> str:
         ("simulated ms / wall-s", _fmt(report["simulated_ms_per_wall_s"])),
         ("simulator events / wall-s", _fmt(report["events_per_wall_s"])),
     ]
+    for key, label in (
+        ("produce_batches_per_request", "batches / produce request"),
+        ("produce_records_per_request", "records / produce request"),
+    ):
+        if report.get(key) is not None:
+            rows.append((label, _fmt(report[key])))
     for name in BASELINES:
         rate = report.get(f"baseline_{name}_events_per_s")
         if rate is None:
@@ -255,6 +265,8 @@ def format_table(report: dict) -> str:
         ratio = report[f"ratio_to_{name}_baseline"]
         rows.append((f"baseline '{name}' events/s", _fmt(rate)))
         rows.append((f"  simulator / '{name}'", f"{ratio:.3f}"))
+        records_ratio = report[f"records_ratio_to_{name}_baseline"]
+        rows.append((f"  records/wall-s / '{name}'", f"{records_ratio:.3f}"))
     rows.append(("peak RSS", _fmt(report["peak_rss_mib"], "MiB")))
     rows.append(("  RSS peak before the runs", _fmt(report["rss_before_runs_mib"], "MiB")))
     if report["repeat"] > 1:
@@ -332,6 +344,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             continue
         report[f"baseline_{name}_events_per_s"] = best["events_per_s"]
         report[f"ratio_to_{name}_baseline"] = report["events_per_wall_s"] / best["events_per_s"]
+        # "Per bare event" of PERFORMANCE.md: simulated records per bare SimPy event.
+        report[f"records_ratio_to_{name}_baseline"] = (
+            report["records_per_wall_s"] / best["events_per_s"]
+        )
     report["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
 
     print(format_table(report))

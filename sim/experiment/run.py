@@ -27,7 +27,7 @@ from sim.analysis.checker import Verdict, check
 from sim.analysis.metrics import evaluate_expectations, summarize
 from sim.analysis.recorder import Recorder
 from sim.cluster.build import build
-from sim.cluster.net.engine import SimEnv
+from sim.cluster.net.engine import SimEnv, SimulationStalled
 from sim.scenario import Scenario
 
 __all__ = ["Result", "run", "run_id_for"]
@@ -116,6 +116,7 @@ def run(
     wall_start = time.perf_counter()
     status = "ok"
     error: str | None = None
+    failure: Exception | None = None
     bar = _progress(cluster.end_ms, quiet)
     try:
         cluster.start()
@@ -124,9 +125,10 @@ def run(
         _advance(simenv, recorder, cluster.drain_end_ms, bar)
         _advance(simenv, recorder, cluster.end_ms, bar)
         cluster.finish()
-    except Exception:
+    except Exception as exc:
         status = "error"
         error = traceback.format_exc()
+        failure = exc
     finally:
         if bar is not None:
             bar.close()
@@ -153,6 +155,9 @@ def run(
     result = Result(scenario, seed, run_id, frames, summary, verdict, expectations, meta)
     if out is not None:
         result.path = write_results(result, Path(out))
+    if isinstance(failure, SimulationStalled):
+        failure.results_path = result.path
+        raise failure  # its message is one line, for the CLI
     if status == "error":
         raise RuntimeError(f"simulation failed (details in meta.json):\n{error}")
     return result

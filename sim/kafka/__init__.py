@@ -15,4 +15,7 @@ Modules:
 - ``partitioner``: murmur2 key partitioning and the 3.3+ sticky partitioner for null keys
   (KIP-794 ``BuiltInPartitioner``), ``__consumer_offsets`` partition of a group.
 - ``assignors``: the classic consumer-group ``RangeAssignor`` and ``RoundRobinAssignor``.
+- ``accumulator``: the producer's ``RecordAccumulator``: batches per partition, node readiness
+  with ``nextReadyCheckDelayMs``, the node drain with its drain index, muting, retry backoff
+  (KIP-580, KIP-951) and the idempotent sequence hold.
 """
