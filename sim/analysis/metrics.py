@@ -282,9 +282,8 @@ def produce_request_sizes(
     if produce_requests.empty:
         return None, None
     requests = produce_requests[["producer", "request_id"]].drop_duplicates()
-    counts = produce.drop_duplicates(["producer", "batch_id"]).set_index(
-        ["producer", "batch_id"]
-    )["count"]
+    batches = produce.drop_duplicates(["producer", "batch_id"])
+    counts = batches.set_index(["producer", "batch_id"])["count"]
     keys = pd.MultiIndex.from_frame(produce_requests[["producer", "batch_id"]])
     records = counts.reindex(keys).to_numpy(dtype=np.float64)
     n = len(requests)
@@ -335,9 +334,8 @@ def summarize(frames: Mapping[str, pd.DataFrame], verdict: Verdict | None = None
     e2e_rows = _e2e_progressions(t["deliveries"])
     out["produce_latency_p50_ms"], out["produce_latency_p99_ms"] = _row_percentiles(produce_rows)
     out["e2e_latency_p50_ms"], out["e2e_latency_p99_ms"] = _row_percentiles(e2e_rows)
-    out["produce_batches_per_request"], out["produce_records_per_request"] = (
-        produce_request_sizes(t["produce_requests"], produce)
-    )
+    sizes = produce_request_sizes(t["produce_requests"], produce)
+    out["produce_batches_per_request"], out["produce_records_per_request"] = sizes
 
     summary = {k: out[k] for k in METRIC_KEYS}
     # Per-topic latencies, '<key>.<TOPIC>', so that scenarios comparing settings per topic
