@@ -41,8 +41,11 @@ What this module adds for speed (never changes a decision)
 
 Simplifications
     - Records are counted, not stored: a batch is (first record's index in its partition, count,
-      first and last create time). Every record has the producer's ``record_size``; a batch is
-      full at ``(batch.size - 61) // record_size`` records (at least one).
+      first and last create time). Every record has the producer's ``record_size``; a batch
+      takes ``(batch.size - 61) // record_size`` records (at least one). As in Kafka
+      (``MemoryRecordsBuilder.isFull``) it is *full* only when its bytes reach ``batch.size``;
+      a batch with room left but not for one more record becomes sendable when the next record
+      arrives and opens a batch behind it.
     - The retry backoff of each attempt is drawn once by the caller (KIP-580 exponential with
       ±20 % jitter, :func:`retry_backoff_ms`) when the batch is re-enqueued; Kafka draws a new
       jitter at every check.
@@ -175,7 +178,11 @@ class RecordAccumulator:
     ) -> None:
         self.num_partitions = num_partitions
         self.record_size = record_size
+        self.batch_size = batch_size
         self.batch_capacity = max(1, (batch_size - RECORD_BATCH_OVERHEAD) // record_size)
+        # Do ``batch_capacity`` records reach batch.size exactly (isFull), or is the batch only
+        # closed when the next record opens another one?
+        self.fills_exactly = RECORD_BATCH_OVERHEAD + self.batch_capacity * record_size >= batch_size
         self.linger_ms = float(linger_ms)
         self.delivery_timeout_ms = float(delivery_timeout_ms)
         self.idempotent = idempotent
@@ -242,7 +249,7 @@ class RecordAccumulator:
         taken = 0
         while taken < n:
             batch = dq[-1] if dq else None
-            if batch is None or batch.full or batch.attempts > 0:
+            if batch is None or batch.count >= capacity or batch.attempts > 0:
                 first = float(times[taken])
                 batch = ProducerBatch(
                     self._next_batch_id, partition, self.next_seq[partition], first
@@ -258,7 +265,7 @@ class RecordAccumulator:
             self.next_seq[partition] += take
             taken += take
             batch.last_create_ms = float(times[taken - 1])
-            if batch.count >= capacity:
+            if batch.count >= capacity and self.fills_exactly:
                 batch.full = True
         if was_empty and n:
             self.empty_partitions -= 1
@@ -273,6 +280,11 @@ class RecordAccumulator:
             if sendable < self._ready_at[leader]:
                 self._ready_at[leader] = sendable
         return created
+
+    def records_until_sendable(self, batch: ProducerBatch) -> int:
+        """How many more records make the (head) batch sendable by size: the ones that fill it,
+        or, when it cannot fill exactly, one more (it opens the next batch)."""
+        return self.batch_capacity - batch.count + (0 if self.fills_exactly else 1)
 
     def batch_bytes(self, batch: ProducerBatch) -> int:
         return RECORD_BATCH_OVERHEAD + batch.count * self.record_size

@@ -350,7 +350,8 @@ def _dump(d: dict[str, object]) -> str:
 
 
 def test_summary_keys() -> None:
-    assert len(SUMMARY_KEYS) == len(set(SUMMARY_KEYS)) == 22
+    assert len(SUMMARY_KEYS) == len(set(SUMMARY_KEYS)) == 24
+    assert "produce_batches_per_request" in SUMMARY_KEYS
     assert "lost_acked_records" in SUMMARY_KEYS and "e2e_latency_p99_ms" in SUMMARY_KEYS
     assert "max_produce_unavailability_ms" in SUMMARY_KEYS
     s = load_scenario_text("expect: {produce_errors.NOT_ENOUGH_REPLICAS: '<= 3', elections: '!=0'}")

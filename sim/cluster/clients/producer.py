@@ -343,6 +343,7 @@ class Producer(Node):
     def on_crash(self) -> None:
         """The application dies: every record it had handed to send() and not yet seen
         acknowledged fails (its callbacks never ran). The new process knows no leaders."""
+        self._ingest(self.simenv.now)  # records handed to send() since the sender last ran
         for batch in self.accumulator.abort_all():
             self._record(batch, "failed", "PRODUCER_CRASHED", -1)
         self.in_flight_per_broker.clear()
@@ -384,7 +385,7 @@ class Producer(Node):
         for partition, times in self.workload.take_until(now):
             accumulator.append(partition, times)
             tail = deques[partition][-1]
-            if not tail.full and tail.fill_ms == math.inf:
+            if tail.fill_ms == math.inf and not tail.full:
                 self._hint_fill(tail)
 
     def _push_hint(self, when: float, partition: int, batch: ProducerBatch | None) -> None:
@@ -393,10 +394,11 @@ class Producer(Node):
             heappush(self._hints, (when, self._hint_count, partition, batch))
 
     def _hint_fill(self, batch: ProducerBatch) -> None:
-        """KafkaProducer wakes the sender when a batch becomes full: note when the workload's
-        records will fill ``batch`` (a lower bound when that lies beyond the drawn block)."""
+        """KafkaProducer wakes the sender when a batch becomes full or a new one is created:
+        note when the workload's records will make ``batch`` sendable by size (a lower bound
+        when that lies beyond the drawn block)."""
         batch.fill_ms = self.workload.nth_arrival(
-            batch.partition, self.batch_capacity - batch.count
+            batch.partition, self.accumulator.records_until_sendable(batch)
         )
         self._push_hint(batch.fill_ms, batch.partition, batch)
 
@@ -420,7 +422,15 @@ class Producer(Node):
             if batch is None:
                 valid = not deques[partition] and self._empty_hint_at[partition] == when
             else:
-                valid = batch.attempts == 0 and not batch.full and batch.fill_ms == when
+                # Still the open tail batch (once a batch waits behind it, it is sendable).
+                dq = deques[partition]
+                valid = (
+                    bool(dq)
+                    and dq[-1] is batch
+                    and not batch.attempts
+                    and not batch.full
+                    and batch.fill_ms == when
+                )
             if valid and when > now:
                 return when
             heappop(hints)
