@@ -274,8 +274,11 @@ class RecordAccumulator:
             return created
         if was_empty:
             insort(self._with_data[leader], self._position[partition])
-        if leader not in self._dirty and not self.muted[partition]:
-            # Appending can only make a head sendable earlier: keep the node's minimum exact.
+        if (was_empty or created or dq[0].full) and not self.muted[partition]:
+            if leader in self._dirty:
+                return created
+            # A new head, or one that just became sendable by size. (Appending can only make a
+            # head sendable earlier: the node's minimum stays exact.)
             sendable = self._sendable_at(partition)
             if sendable < self._ready_at[leader]:
                 self._ready_at[leader] = sendable
@@ -384,13 +387,14 @@ class RecordAccumulator:
             if epoch > first.leader_epoch:  # maybeUpdateLeaderEpoch
                 first.leader_epoch = epoch
                 first.attempts_when_leader_changed = first.attempts
-            if self._backing_off(first, now):
+            retry = first.attempts > 0
+            if retry and self._backing_off(first, now):
                 continue
             batch_size = RECORD_BATCH_OVERHEAD + first.count * self.record_size
             if size + batch_size > max_size and taken:
                 last_visited = position
                 break
-            if self._should_stop(first, partition):
+            if retry and self._should_stop(first, partition):
                 last_visited = position
                 break
             dq.popleft()
@@ -414,7 +418,9 @@ class RecordAccumulator:
     def _settle(self, batch: ProducerBatch) -> None:
         partition = batch.partition
         in_flight = self.in_flight[partition]
-        if batch in in_flight:
+        if in_flight and in_flight[0] is batch:
+            del in_flight[0]  # the usual case: answers come in send order
+        elif batch in in_flight:
             in_flight.remove(batch)
         if self.muted[partition]:
             self.muted[partition] = False

@@ -337,7 +337,7 @@ class Producer(Node):
         self._ingest(self.simenv.now)  # draws the first block: hints need its arrival times
         for partition in range(self.num_partitions):
             if not self.accumulator.deques[partition]:
-                self._hint_empty(partition)
+                self._hint_empty(partition, self.simenv.now)
         self._run_sender()
 
     def on_crash(self) -> None:
@@ -386,30 +386,34 @@ class Producer(Node):
             accumulator.append(partition, times)
             tail = deques[partition][-1]
             if tail.fill_ms == math.inf and not tail.full:
-                self._hint_fill(tail)
+                self._hint_fill(tail, now)
 
-    def _push_hint(self, when: float, partition: int, batch: ProducerBatch | None) -> None:
-        if self.simenv.now < when < math.inf:  # only a future wake-up is a wake-up
+    def _push_hint(
+        self, when: float, partition: int, batch: ProducerBatch | None, now: float
+    ) -> None:
+        if now < when < math.inf:  # only a future wake-up is a wake-up
             self._hint_count += 1
             heappush(self._hints, (when, self._hint_count, partition, batch))
 
-    def _hint_fill(self, batch: ProducerBatch) -> None:
+    def _hint_fill(self, batch: ProducerBatch, now: float) -> None:
         """KafkaProducer wakes the sender when a batch becomes full or a new one is created:
         note when the workload's records will make ``batch`` sendable by size (a lower bound
-        when that lies beyond the drawn block)."""
+        when that lies beyond the drawn block). Not needed when its linger runs out first: the
+        accumulator wakes the sender then."""
         batch.fill_ms = self.workload.nth_arrival(
             batch.partition, self.accumulator.records_until_sendable(batch)
         )
-        self._push_hint(batch.fill_ms, batch.partition, batch)
+        if batch.fill_ms < batch.first_create_ms + self.linger_ms:
+            self._push_hint(batch.fill_ms, batch.partition, batch, now)
 
-    def _hint_empty(self, partition: int) -> None:
+    def _hint_empty(self, partition: int, now: float) -> None:
         """KafkaProducer wakes the sender when a new batch is created; its linger then runs from
         the batch's first record: note when the next record of empty ``partition`` lingers out
         (one valid hint per partition)."""
         when = self.workload.nth_arrival(partition, 1) + self.linger_ms
         if when != self._empty_hint_at[partition]:
             self._empty_hint_at[partition] = when
-            self._push_hint(when, partition, None)
+            self._push_hint(when, partition, None, now)
 
     def _next_hint(self, now: float) -> float:
         """The earliest application-thread wake-up still meaningful after ``now``. A hint is
@@ -436,9 +440,9 @@ class Producer(Node):
             heappop(hints)
             if valid:
                 if batch is None:
-                    self._hint_empty(partition)
+                    self._hint_empty(partition, now)
                 else:
-                    self._hint_fill(batch)
+                    self._hint_fill(batch, now)
         return math.inf
 
     # -- wake-ups --
@@ -481,7 +485,7 @@ class Producer(Node):
         for batch in accumulator.expired_batches(now):
             self._record(batch, "failed", "DELIVERY_TIMEOUT", -1)
             if not accumulator.deques[batch.partition]:
-                self._hint_empty(batch.partition)
+                self._hint_empty(batch.partition, now)
         wake = min(result.next_ready_check_ms, accumulator.next_expiry_ms, self._next_hint(now))
         self._schedule_wake(wake)
 
@@ -512,7 +516,7 @@ class Producer(Node):
                 ProducePartition(self.topic, batch.partition, record_batch, batch.batch_id)
             )
             if not deques[batch.partition]:
-                self._hint_empty(batch.partition)
+                self._hint_empty(batch.partition, now)
         self._requests_sent += 1
         request_id = self._requests_sent
         request = ProduceRequest(self.acks, self.request_timeout_ms, parts)
