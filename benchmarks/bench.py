@@ -71,6 +71,7 @@ def _drive(env: simpy.Environment, run_until: Callable[[float], None], seconds: 
     chunk = 10.0
     until = 0.0
     start = time.perf_counter()
+    cpu_start = time.process_time()
     elapsed = 0.0
     while elapsed < seconds:
         before = time.perf_counter()
@@ -80,8 +81,15 @@ def _drive(env: simpy.Environment, run_until: Callable[[float], None], seconds: 
         elapsed = now - start
         if now - before < CHUNK_TARGET_S:
             chunk *= 2
+    cpu = max(time.process_time() - cpu_start, 1e-6)
     events = _processed(env)
-    return {"events": events, "wall_seconds": elapsed, "events_per_s": events / elapsed}
+    return {
+        "events": events,
+        "wall_seconds": elapsed,
+        "events_per_s": events / elapsed,
+        "cpu_seconds": cpu,
+        "events_per_cpu_s": events / cpu,
+    }
 
 
 def baseline_timeout(seconds: float, processes: int = BASELINE_PROCESSES) -> dict:
@@ -162,8 +170,10 @@ def run_scenario(path: Path, overrides: Sequence[str], seed: int | None) -> dict
     scenario = load_scenario(path, list(overrides))
     gc.collect()
     start = time.perf_counter()
+    cpu_start = time.process_time()
     result = run(scenario, seed=seed, out=None, quiet=True)
     total = time.perf_counter() - start
+    total_cpu = time.process_time() - cpu_start
     meta, summary = result.meta, result.summary
     sim_wall = float(meta["wall_seconds"])
     figures = {
@@ -185,6 +195,10 @@ def run_scenario(path: Path, overrides: Sequence[str], seed: int | None) -> dict
     figures["events_per_wall_s"] = figures["events_processed"] * per_s
     figures["simulated_ms_per_wall_s"] = figures["simulated_ms"] * per_s
     figures["records_per_total_wall_s"] = figures["records_sent"] / total
+    # CPU time of this process around run() (build + simulation + analysis): on a machine
+    # shared with other work, far steadier than wall time.
+    figures["total_cpu_seconds"] = total_cpu
+    figures["records_per_total_cpu_s"] = figures["records_sent"] / max(total_cpu, 1e-6)
     return figures
 
 
@@ -224,6 +238,7 @@ def _best_baseline(*measurements: dict | None) -> dict | None:
     return {
         "events_per_s": best["events_per_s"],
         "measurements_events_per_s": [m["events_per_s"] for m in found],
+        "events_per_cpu_s": max(m["events_per_cpu_s"] for m in found),
     }
 
 
@@ -249,6 +264,7 @@ def format_table(report: dict) -> str:
         ("simulation wall time", _fmt(report["sim_wall_seconds"], "s")),
         ("wall time incl. analysis", _fmt(report["total_wall_seconds"], "s")),
         ("simulated records / wall-s", _fmt(report["records_per_wall_s"])),
+        ("records / CPU-s of the whole run", _fmt(report["records_per_total_cpu_s"])),
         ("simulated ms / wall-s", _fmt(report["simulated_ms_per_wall_s"])),
         ("simulator events / wall-s", _fmt(report["events_per_wall_s"])),
     ]
@@ -267,6 +283,8 @@ def format_table(report: dict) -> str:
         rows.append((f"  simulator / '{name}'", f"{ratio:.3f}"))
         records_ratio = report[f"records_ratio_to_{name}_baseline"]
         rows.append((f"  records/wall-s / '{name}'", f"{records_ratio:.3f}"))
+        cpu_ratio = report[f"records_per_cpu_ratio_to_{name}_baseline"]
+        rows.append((f"  records/CPU-s / '{name}' per CPU-s", f"{cpu_ratio:.3f}"))
     rows.append(("peak RSS", _fmt(report["peak_rss_mib"], "MiB")))
     rows.append(("  RSS peak before the runs", _fmt(report["rss_before_runs_mib"], "MiB")))
     if report["repeat"] > 1:
@@ -347,6 +365,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         # "Per bare event" of PERFORMANCE.md: simulated records per bare SimPy event.
         report[f"records_ratio_to_{name}_baseline"] = (
             report["records_per_wall_s"] / best["events_per_s"]
+        )
+        report[f"baseline_{name}_events_per_cpu_s"] = best["events_per_cpu_s"]
+        report[f"records_per_cpu_ratio_to_{name}_baseline"] = (
+            report["records_per_total_cpu_s"] / best["events_per_cpu_s"]
         )
     report["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
 
