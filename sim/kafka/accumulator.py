@@ -242,10 +242,21 @@ class RecordAccumulator:
         """Append records created at ``times`` (ascending) to ``partition``; returns the batches
         created for them (``RecordAccumulator.append`` for a block of records)."""
         dq = self.deques[partition]
-        was_empty = not dq
         capacity = self.batch_capacity
-        created: list[ProducerBatch] = []
         n = len(times)
+        if not n:
+            return []
+        if dq:
+            tail = dq[-1]
+            if tail.count + n < capacity and not tail.attempts:
+                # The common case: the open batch takes them all and stays below capacity, so
+                # no head changes and no readiness either.
+                tail.count += n
+                self.next_seq[partition] += n
+                tail.last_create_ms = float(times[-1])
+                return []
+        was_empty = not dq
+        created: list[ProducerBatch] = []
         taken = 0
         while taken < n:
             batch = dq[-1] if dq else None
@@ -267,10 +278,10 @@ class RecordAccumulator:
             batch.last_create_ms = float(times[taken - 1])
             if batch.count >= capacity and self.fills_exactly:
                 batch.full = True
-        if was_empty and n:
+        if was_empty:
             self.empty_partitions -= 1
         leader = self.leaders[partition]
-        if leader is None or not n:
+        if leader is None:
             return created
         if was_empty:
             insort(self._with_data[leader], self._position[partition])
