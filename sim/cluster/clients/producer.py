@@ -305,7 +305,6 @@ class Producer(Node):
             idempotent=self.idempotent,
             guarantee_message_order=self.max_in_flight == 1,
         )
-        self.batch_capacity = self.accumulator.batch_capacity
         self.workload = Workload(
             spec, topic.partitions, self.batch_size, simenv.rng(f"{name}:workload"), load_end_ms
         )

@@ -115,7 +115,9 @@ class _CountingEnvironment(simpy.Environment):
         for _ in range(sample):
             if not self._queue or self._queue[0][0] != self._now:
                 break
-            counts[_describe(self._queue[0][3])] += 1
+            entry = self._queue[0][3]
+            if not (type(entry) is Timer and entry.cancelled):  # dead entries do nothing
+                counts[_describe(entry)] += 1
             self.step()
         seen = sum(counts.values())
         where = (
