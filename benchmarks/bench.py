@@ -71,6 +71,7 @@ def _drive(env: simpy.Environment, run_until: Callable[[float], None], seconds: 
     chunk = 10.0
     until = 0.0
     start = time.perf_counter()
+    cpu_start = time.process_time()
     elapsed = 0.0
     while elapsed < seconds:
         before = time.perf_counter()
@@ -80,8 +81,15 @@ def _drive(env: simpy.Environment, run_until: Callable[[float], None], seconds: 
         elapsed = now - start
         if now - before < CHUNK_TARGET_S:
             chunk *= 2
+    cpu = max(time.process_time() - cpu_start, 1e-6)
     events = _processed(env)
-    return {"events": events, "wall_seconds": elapsed, "events_per_s": events / elapsed}
+    return {
+        "events": events,
+        "wall_seconds": elapsed,
+        "events_per_s": events / elapsed,
+        "cpu_seconds": cpu,
+        "events_per_cpu_s": events / cpu,
+    }
 
 
 def baseline_timeout(seconds: float, processes: int = BASELINE_PROCESSES) -> dict:
@@ -162,8 +170,10 @@ def run_scenario(path: Path, overrides: Sequence[str], seed: int | None) -> dict
     scenario = load_scenario(path, list(overrides))
     gc.collect()
     start = time.perf_counter()
+    cpu_start = time.process_time()
     result = run(scenario, seed=seed, out=None, quiet=True)
     total = time.perf_counter() - start
+    total_cpu = time.process_time() - cpu_start
     meta, summary = result.meta, result.summary
     sim_wall = float(meta["wall_seconds"])
     figures = {
@@ -173,6 +183,10 @@ def run_scenario(path: Path, overrides: Sequence[str], seed: int | None) -> dict
         "simulated_ms": float(meta["simulated_ms"]),
         "records_sent": int(summary["records_sent"]),
         "records_acked": int(summary["records_acked"]),
+        # Batching, which sets the work per record (PERFORMANCE.md: name a workload's records
+        # per request when quoting its speed). None from a simulator without these keys.
+        "produce_batches_per_request": summary.get("produce_batches_per_request"),
+        "produce_records_per_request": summary.get("produce_records_per_request"),
     }
     del result
     # meta.wall_seconds is rounded to the millisecond; guard against 0 for tiny runs.
@@ -181,6 +195,10 @@ def run_scenario(path: Path, overrides: Sequence[str], seed: int | None) -> dict
     figures["events_per_wall_s"] = figures["events_processed"] * per_s
     figures["simulated_ms_per_wall_s"] = figures["simulated_ms"] * per_s
     figures["records_per_total_wall_s"] = figures["records_sent"] / total
+    # CPU time of this process around run() (build + simulation + analysis): on a machine
+    # shared with other work, far steadier than wall time.
+    figures["total_cpu_seconds"] = total_cpu
+    figures["records_per_total_cpu_s"] = figures["records_sent"] / max(total_cpu, 1e-6)
     return figures
 
 
@@ -220,6 +238,7 @@ def _best_baseline(*measurements: dict | None) -> dict | None:
     return {
         "events_per_s": best["events_per_s"],
         "measurements_events_per_s": [m["events_per_s"] for m in found],
+        "events_per_cpu_s": max(m["events_per_cpu_s"] for m in found),
     }
 
 
@@ -245,9 +264,16 @@ def format_table(report: dict) -> str:
         ("simulation wall time", _fmt(report["sim_wall_seconds"], "s")),
         ("wall time incl. analysis", _fmt(report["total_wall_seconds"], "s")),
         ("simulated records / wall-s", _fmt(report["records_per_wall_s"])),
+        ("records / CPU-s of the whole run", _fmt(report["records_per_total_cpu_s"])),
         ("simulated ms / wall-s", _fmt(report["simulated_ms_per_wall_s"])),
         ("simulator events / wall-s", _fmt(report["events_per_wall_s"])),
     ]
+    for key, label in (
+        ("produce_batches_per_request", "batches / produce request"),
+        ("produce_records_per_request", "records / produce request"),
+    ):
+        if report.get(key) is not None:
+            rows.append((label, _fmt(report[key])))
     for name in BASELINES:
         rate = report.get(f"baseline_{name}_events_per_s")
         if rate is None:
@@ -255,6 +281,10 @@ def format_table(report: dict) -> str:
         ratio = report[f"ratio_to_{name}_baseline"]
         rows.append((f"baseline '{name}' events/s", _fmt(rate)))
         rows.append((f"  simulator / '{name}'", f"{ratio:.3f}"))
+        records_ratio = report[f"records_ratio_to_{name}_baseline"]
+        rows.append((f"  records/wall-s / '{name}'", f"{records_ratio:.3f}"))
+        cpu_ratio = report[f"records_per_cpu_ratio_to_{name}_baseline"]
+        rows.append((f"  records/CPU-s / '{name}' per CPU-s", f"{cpu_ratio:.3f}"))
     rows.append(("peak RSS", _fmt(report["peak_rss_mib"], "MiB")))
     rows.append(("  RSS peak before the runs", _fmt(report["rss_before_runs_mib"], "MiB")))
     if report["repeat"] > 1:
@@ -332,6 +362,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             continue
         report[f"baseline_{name}_events_per_s"] = best["events_per_s"]
         report[f"ratio_to_{name}_baseline"] = report["events_per_wall_s"] / best["events_per_s"]
+        # "Per bare event" of PERFORMANCE.md: simulated records per bare SimPy event.
+        report[f"records_ratio_to_{name}_baseline"] = (
+            report["records_per_wall_s"] / best["events_per_s"]
+        )
+        report[f"baseline_{name}_events_per_cpu_s"] = best["events_per_cpu_s"]
+        report[f"records_per_cpu_ratio_to_{name}_baseline"] = (
+            report["records_per_total_cpu_s"] / best["events_per_cpu_s"]
+        )
     report["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
 
     print(format_table(report))

@@ -2,7 +2,8 @@
 
 Exit codes (DESIGN.md): 0 ran and every ``expect:`` held; 1 ran and an expectation failed;
 2 bad input or usage (one line naming file:line:col and the key, no traceback); 3 a bug in the
-simulator (traceback shown, and recorded in meta.json when a results folder was written).
+simulator (traceback shown, and recorded in meta.json when a results folder was written; a run
+whose simulated time stopped advancing is told in one line naming the looping callback).
 """
 
 from __future__ import annotations
@@ -301,7 +302,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception:
+    except Exception as e:
+        from sim.cluster.net.engine import SimulationStalled
+
+        if isinstance(e, SimulationStalled):  # a simulator bug, told in one line
+            where = f" (results marked failed: {e.results_path})" if e.results_path else ""
+            print(f"kafka-sim: error: {e}{where}", file=sys.stderr)
+            return EXIT_BUG
         traceback.print_exc()
         return EXIT_BUG
 

@@ -55,6 +55,13 @@ def test_bench_main_reports_positive_figures(
         "baseline_callback_events_per_s",
         "ratio_to_timeout_baseline",
         "ratio_to_callback_baseline",
+        "records_ratio_to_timeout_baseline",
+        "total_cpu_seconds",
+        "records_per_total_cpu_s",
+        "baseline_timeout_events_per_cpu_s",
+        "records_per_cpu_ratio_to_timeout_baseline",
+        "produce_batches_per_request",
+        "produce_records_per_request",
         "peak_rss_mib",
     ]
     for key in positive:

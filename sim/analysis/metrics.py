@@ -28,6 +28,9 @@ Keys (`METRIC_KEYS`, the SUMMARY_KEYS list of contract C) and their sources:
   Percentiles use numpy's default linear interpolation between order statistics.
 - <key>.<TOPIC> (e.g. produce_latency_p50_ms.ORDER, lost_acked_records.ACKS1): the four latency
   keys and lost/duplicated/reordered per topic.
+- produce_batches_per_request / produce_records_per_request: means over every ProduceRequest of
+  the run (`produce_request_sizes`): table produce_requests grouped by (producer, request_id),
+  records from produce.count of each batch carried; None without requests.
 - produce_errors.<NAME>: number of ProduceRequest attempts answered with error NAME (table
   produce_requests; REQUEST_TIMED_OUT is the client-side request timeout, NETWORK_EXCEPTION the
   other requests failed by the disconnect that follows it).
@@ -57,6 +60,7 @@ __all__ = [
     "evaluate_expectations",
     "per_record_index",
     "produce_latencies",
+    "produce_request_sizes",
     "summarize",
 ]
 
@@ -85,6 +89,8 @@ METRIC_KEYS: tuple[str, ...] = (
     "produce_latency_p99_ms",
     "e2e_latency_p50_ms",
     "e2e_latency_p99_ms",
+    "produce_batches_per_request",
+    "produce_records_per_request",
 )
 
 FloatArray = np.ndarray[Any, np.dtype[Any]]  # float64 values
@@ -349,6 +355,24 @@ def producer_stall(produce: pd.DataFrame) -> float:
     return _longest_stall(produce, ["producer"])
 
 
+def produce_request_sizes(
+    produce_requests: pd.DataFrame, produce: pd.DataFrame
+) -> tuple[float | None, float | None]:
+    """Mean batches and mean records per ProduceRequest over the run: the rows of
+    `produce_requests` grouped by (producer, request_id) are the requests (one row per batch
+    carried); a batch's record count comes from its `produce` row (producer, batch_id).
+    (None, None) without requests."""
+    if produce_requests.empty:
+        return None, None
+    requests = produce_requests[["producer", "request_id"]].drop_duplicates()
+    batches = produce.drop_duplicates(["producer", "batch_id"])
+    counts = batches.set_index(["producer", "batch_id"])["count"]
+    keys = pd.MultiIndex.from_frame(produce_requests[["producer", "batch_id"]])
+    records = counts.reindex(keys).to_numpy(dtype=np.float64)
+    n = len(requests)
+    return len(produce_requests) / n, float(np.nansum(records)) / n
+
+
 def _durations(start: pd.Series, end: pd.Series) -> FloatArray:
     d = (end - start).to_numpy(dtype=np.float64)
     return d[~np.isnan(d)]
@@ -395,6 +419,8 @@ def summarize(frames: Mapping[str, pd.DataFrame], verdict: Verdict | None = None
     e2e_rows = _e2e_progressions(t["deliveries"])
     out["produce_latency_p50_ms"], out["produce_latency_p99_ms"] = _row_percentiles(produce_rows)
     out["e2e_latency_p50_ms"], out["e2e_latency_p99_ms"] = _row_percentiles(e2e_rows)
+    sizes = produce_request_sizes(t["produce_requests"], produce)
+    out["produce_batches_per_request"], out["produce_records_per_request"] = sizes
 
     summary = {k: out[k] for k in METRIC_KEYS}
     # Per-topic latencies, '<key>.<TOPIC>', so that scenarios comparing settings per topic

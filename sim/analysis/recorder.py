@@ -64,6 +64,7 @@ TABLES: dict[str, tuple[str, ...]] = {
         "batch_id",
         "attempt",
         "error",
+        "request_id",
     ),
     "appends": (
         "time_ms",
@@ -190,6 +191,7 @@ COLUMN_DTYPES: dict[str, str] = {
     "base_offset": _I,
     "attempts": _I,
     "attempt": _I,
+    "request_id": _I,
     "broker": _I,
     "leader_epoch": _I,
     "log_start_offset": _I,

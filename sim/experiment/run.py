@@ -27,7 +27,7 @@ from sim.analysis.metrics import evaluate_expectations, summarize
 from sim.analysis.recorder import Recorder
 from sim.cluster.build import build
 from sim.cluster.invariants import Invariants, InvariantViolation
-from sim.cluster.net.engine import SimEnv
+from sim.cluster.net.engine import SimEnv, SimulationStalled
 from sim.experiment.results import check_output_location, write_results
 from sim.experiment.sizing import check_size
 from sim.scenario import Scenario
@@ -148,7 +148,7 @@ def run(
     wall_start = time.perf_counter()
     status = "ok"
     error: str | None = None
-    violation: InvariantViolation | None = None
+    failure: Exception | None = None
     bar = _progress(cluster.end_ms, quiet)
     try:
         cluster.start()
@@ -157,13 +157,10 @@ def run(
         _advance(simenv, recorder, cluster.drain_end_ms, bar)
         _advance(simenv, recorder, cluster.end_ms, bar)
         cluster.finish()
-    except InvariantViolation as e:
+    except Exception as exc:
         status = "error"
         error = traceback.format_exc()
-        violation = e
-    except Exception:
-        status = "error"
-        error = traceback.format_exc()
+        failure = exc
     finally:
         if bar is not None:
             bar.close()
@@ -192,8 +189,11 @@ def run(
     result = Result(scenario, seed, run_id, frames, summary, verdict, expectations, meta)
     if out is not None:
         result.path = write_results(result, Path(out))
-    if violation is not None:
-        raise violation
+    if isinstance(failure, SimulationStalled):
+        failure.results_path = result.path
+        raise failure  # its message is one line, for the CLI
+    if isinstance(failure, InvariantViolation):
+        raise failure  # one line naming the invariant, for the CLI
     if status == "error":
         raise RuntimeError(f"simulation failed (details in meta.json):\n{error}")
     return result

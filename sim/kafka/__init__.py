@@ -17,4 +17,7 @@ Modules:
 - ``assignors``: consumer-group partition assignors: the classic protocol's range, roundrobin,
   sticky and cooperative-sticky (run by the group leader) and KIP-848's server-side uniform and
   range; ``partition.assignment.strategy`` parsing.
+- ``accumulator``: the producer's ``RecordAccumulator``: batches per partition, node readiness
+  with ``nextReadyCheckDelayMs``, the node drain with its drain index, muting, retry backoff
+  (KIP-580, KIP-951) and the idempotent sequence hold.
 """

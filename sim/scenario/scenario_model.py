@@ -74,6 +74,8 @@ SUMMARY_KEYS: tuple[str, ...] = (
     "produce_latency_p99_ms",
     "e2e_latency_p50_ms",
     "e2e_latency_p99_ms",
+    "produce_batches_per_request",
+    "produce_records_per_request",
 )
 
 # These keys also exist per topic, as '<key>.<TOPIC>' (e.g. produce_latency_p50_ms.ORDER,

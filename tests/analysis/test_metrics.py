@@ -38,6 +38,8 @@ def test_empty_run_gives_zero_counts_and_undefined_latencies() -> None:
         "produce_latency_p99_ms",
         "e2e_latency_p50_ms",
         "e2e_latency_p99_ms",
+        "produce_batches_per_request",
+        "produce_records_per_request",
     ):
         assert s[key] is None
     assert summarize({}) == s
@@ -103,7 +105,7 @@ def test_produce_error_counts() -> None:
     rec = Recorder("r", 1, "s")
     r = rec.table("produce_requests")
     for err in ("", "NOT_LEADER_OR_FOLLOWER", "REQUEST_TIMEOUT", "NOT_LEADER_OR_FOLLOWER", ""):
-        r((1.0, 2.0, "p-0", 1, "t", 0, 1, 1, err))
+        r((1.0, 2.0, "p-0", 1, "t", 0, 1, 1, err, 1))
     s = summarize(rec.frames())
     extra = {k: v for k, v in s.items() if k.startswith("produce_errors.")}
     assert extra == {
@@ -111,6 +113,27 @@ def test_produce_error_counts() -> None:
         "produce_errors.REQUEST_TIMEOUT": 1,
     }
     assert list(s)[: len(METRIC_KEYS)] == list(METRIC_KEYS)
+
+
+def test_batches_and_records_per_request() -> None:
+    rec = Recorder("r", 1, "s")
+    p = rec.table("produce")
+    # batch_id -> count: p-0 batches 1..3 hold 10, 20, 30 records; q-0 batch 1 holds 7
+    p((9.0, "p-0", "t", 0, 1, 0, 10, 671, 0.0, 1.0, "all", "acked", "", 0, 2))
+    p((9.0, "p-0", "t", 1, 2, 0, 20, 1261, 0.0, 1.0, "all", "acked", "", 0, 1))
+    p((9.0, "p-0", "t", 2, 3, 0, 30, 1861, 0.0, 1.0, "all", "unfinished", "", -1, 1))
+    p((9.0, "q-0", "t", 0, 1, 0, 7, 481, 0.0, 1.0, "all", "acked", "", 10, 1))
+    r = rec.table("produce_requests")
+    # p-0 request 1 carries batches 1 and 2 (batch 1 failed there), request 2 retries batch 1
+    # with batch 3; q-0 request 1 (the same id as p-0's first: ids are per producer) carries 1.
+    r((1.0, 2.0, "p-0", 0, "t", 0, 1, 1, "NOT_ENOUGH_REPLICAS", 1))
+    r((1.0, 2.0, "p-0", 0, "t", 1, 2, 1, "", 1))
+    r((3.0, 4.0, "p-0", 0, "t", 0, 1, 2, "", 2))
+    r((3.0, 4.0, "p-0", 0, "t", 2, 3, 1, "", 2))
+    r((1.0, 2.0, "q-0", 0, "t", 0, 1, 1, "", 1))
+    s = summarize(rec.frames())
+    assert s["produce_batches_per_request"] == pytest.approx(5 / 3)
+    assert s["produce_records_per_request"] == pytest.approx((10 + 20 + 10 + 30 + 7) / 3)
 
 
 def lag_run(with_commits: bool = True) -> Recorder:

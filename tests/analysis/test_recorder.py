@@ -14,7 +14,7 @@ CONTRACT_COLUMNS = {
     "produce": "time_ms, producer, topic, partition, batch_id, seq_start, count, bytes, "
     "first_create_ms, last_create_ms, acks, outcome, error, base_offset, attempts",
     "produce_requests": "send_ms, response_ms, producer, broker, topic, partition, batch_id, "
-    "attempt, error",
+    "attempt, error, request_id",
     "appends": "time_ms, broker, topic, partition, base_offset, count, leader_epoch, producer, "
     "seq_start, role",
     "log": "topic, partition, broker, base_offset, count, leader_epoch, producer, seq_start, "
@@ -66,7 +66,7 @@ def test_frames_have_every_table_typed_and_meta_columns() -> None:
         (10.0, "p-0", "orders", 2, 1, 0, 5, 500, 1.0, 3.0, "all", "acked", "", 40, 1)
     )
     rec.table("produce_requests")(
-        (4.0, float("nan"), "p-0", 1, "orders", 2, 1, 1, "REQUEST_TIMEOUT")
+        (4.0, float("nan"), "p-0", 1, "orders", 2, 1, 1, "REQUEST_TIMEOUT", 1)
     )
     rec.table("log")(("orders", 2, 1, 40, 5, 3, "p-0", 0, 1.0, 3.0, True))
     rec.table("gauges")((0.0, "orders-2", "high_watermark", 45))

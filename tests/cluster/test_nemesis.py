@@ -53,27 +53,40 @@ def run_text(text: str) -> Any:
 
 
 @pytest.mark.slow
-# Seeds whose random schedule (drawn with timer phases) puts two power losses on the ISR within
-# the OS flush interval; seeds 1-12 lost data without `recover` in 7 of 12 KRaft runs and 10 of
-# 12 ZooKeeper runs.
-@pytest.mark.parametrize(("coordinator", "seed"), [("kraft", 2), ("kraft", 3), ("zookeeper", 2)])
-def test_recover_keeps_the_safe_configuration_safe(coordinator: str, seed: int) -> None:
-    without = run_text(scenario(seed, coordinator, recover=False))
-    assert without.summary["lost_acked_records"] > 0  # correlated power losses (Kafka's own)
-    strict = run_text(scenario(seed, coordinator, recover=True))
-    s = strict.summary
-    assert s["records_acked"] > 10_000
-    assert s["lost_acked_records"] == 0, strict.verdict.examples["lost_acked_records"]
-    assert s["duplicated_records"] == 0 and s["unclean_elections"] == 0
-    events: pd.DataFrame = strict.frames["events"]
-    faults = events[events.kind == "fault:power-loss"]
-    recovered = events[events.kind == "fault:recovered"]
-    assert len(recovered) == len(faults) - 1 or len(recovered) == len(faults)
-    # Each fault after the first waits for the previous broker to be whole again: at least
-    # `every` apart, and more when the broker needed longer (fenced, registered, caught up).
-    gaps = faults.time_ms.diff().dropna()
-    assert (gaps >= 5000).all()
-    assert (gaps > 5000).any()
+def losing_seeds(coordinator: str, wanted: int = 2, tries: int = 10) -> list[int]:
+    """The first seeds whose random schedule puts two power losses on the ISR within the OS
+    flush interval, so that the run without `recover` loses acknowledged records (Kafka's own
+    behaviour). Searched rather than fixed: any change of timing moves the schedule's hits; over
+    seeds 1-12, 5-7 of 12 KRaft runs and 10 of 12 ZooKeeper runs lost data."""
+    found = []
+    for seed in range(1, tries + 1):
+        if run_text(scenario(seed, coordinator, recover=False)).summary["lost_acked_records"]:
+            found.append(seed)
+            if len(found) == wanted:
+                break
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("coordinator", ["kraft", "zookeeper"])
+def test_recover_keeps_the_safe_configuration_safe(coordinator: str) -> None:
+    seeds = losing_seeds(coordinator)
+    assert seeds, "no seed lost data without recover: the test scenario no longer provokes it"
+    for seed in seeds:
+        strict = run_text(scenario(seed, coordinator, recover=True))
+        s = strict.summary
+        assert s["records_acked"] > 10_000
+        assert s["lost_acked_records"] == 0, (seed, strict.verdict.examples["lost_acked_records"])
+        assert s["duplicated_records"] == 0 and s["unclean_elections"] == 0
+        events: pd.DataFrame = strict.frames["events"]
+        faults = events[events.kind == "fault:power-loss"]
+        recovered = events[events.kind == "fault:recovered"]
+        assert len(recovered) == len(faults) - 1 or len(recovered) == len(faults)
+        # Each fault after the first waits for the previous broker to be whole again: at least
+        # `every` apart, and more when the broker needed longer (fenced, registered, caught up).
+        gaps = faults.time_ms.diff().dropna()
+        assert (gaps >= 5000).all()
+        assert (gaps > 5000).any()
 
 
 def test_recover_waits_for_the_previous_broker() -> None:

@@ -112,3 +112,42 @@ producers:
     assert len(runs) > 3
     assert all(r >= per_run for r in runs[:-1])
     assert ordered["partition"].nunique() > 1
+
+
+RESTART = """
+name: producer-restart
+duration: 20s
+cluster: {brokers: 3}
+topics: [{name: T, partitions: 1, replication.factor: 3, config: {min.insync.replicas: 2}}]
+producers:
+  - {name: app, topic: T, rate: 200/s, config: {acks: all}}
+faults:
+  - {at: 10s, action: crash, target: app-0}
+  - {at: 12s, action: restart, target: app-0}
+"""
+
+
+@pytest.mark.parametrize("seed", [2, 3])
+def test_a_restarted_producer_sends_again_and_never_spins(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 14 item 1: with seeds 2 and 3 the restarted producer had a record buffered before
+    # its first metadata answer, believed the dead instance's leaders and rescheduled its wake-up
+    # at the same instant forever. The engine guard (lowered here) turns a relapse into a quick
+    # SimulationStalled instead of a hung suite.
+    import sim.cluster.net.engine as engine
+
+    monkeypatch.setattr(engine, "MAX_STEPS_WITHOUT_PROGRESS", 100_000)
+    result = run(load_scenario_text(RESTART, "restart.yaml"), seed=seed, out=None)
+    produce = result.frames["produce"]
+    crashed = produce.loc[produce["error"] == "PRODUCER_CRASHED"]
+    assert (crashed["time_ms"] == 10_000.0).all()
+    after_restart = produce.loc[
+        (produce["first_create_ms"] > 12_000) & (produce["outcome"] == "acked")
+    ]
+    # The new instance sends from 12 s to the end of the load (20 s) at 200/s.
+    assert after_restart["count"].sum() == pytest.approx(1_600, rel=0.1)
+    assert after_restart["time_ms"].min() < 12_100
+    assert result.summary["lost_acked_records"] == 0
+    restarted = result.frames["events"].loc[lambda e: e["kind"] == "producer_restarted"]
+    assert restarted["time_ms"].tolist() == [12_000.0]

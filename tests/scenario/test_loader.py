@@ -352,7 +352,8 @@ def _dump(d: dict[str, object]) -> str:
 
 
 def test_summary_keys() -> None:
-    assert len(SUMMARY_KEYS) == len(set(SUMMARY_KEYS)) == 24
+    assert len(SUMMARY_KEYS) == len(set(SUMMARY_KEYS)) == 26
+    assert "produce_batches_per_request" in SUMMARY_KEYS
     assert "lost_acked_records" in SUMMARY_KEYS and "e2e_latency_p99_ms" in SUMMARY_KEYS
     assert "max_produce_unavailability_ms" in SUMMARY_KEYS
     assert "max_producer_stall_ms" in SUMMARY_KEYS and "records_unfinished" in SUMMARY_KEYS

@@ -7,35 +7,47 @@ Theory of operation (kafka-semantics §5, ``RecordAccumulator`` / ``Sender`` / `
   per record. Keys are ``key-<i>`` (UTF-8), chosen uniformly or by a bounded zipf law, and mapped
   to partitions with Kafka's murmur2 partitioner; null keys use the 3.3+ sticky partitioner
   (KIP-794): a random partition keeps every record until ``batch.size`` bytes went to it.
-* **Accumulator**: one deque of batches per partition. A batch holds up to ``batch.size`` bytes
-  (61-byte v2 header plus ``record_size`` per record). The head batch is *ready* when it is full
-  or another batch waits behind it, when ``linger.ms`` passed since its first record, when a
-  retry's backoff passed, or when the producer is closing.
-* **Sender**: per broker, ready batches (at most one per partition) go into one ProduceRequest,
-  with at most ``max.in.flight.requests.per.connection`` requests in flight per broker. With
-  ``max.in.flight=1`` the partition is muted while its batch is in flight. With idempotence a
+* **Accumulator** (``sim.kafka.accumulator.RecordAccumulator``, the pure Kafka rules): one deque
+  of batches per partition; a batch holds up to ``batch.size`` bytes (61-byte v2 header plus
+  ``record_size`` per record). Readiness is per *node*: a broker is ready when the head batch of
+  one partition it leads is sendable (full or with a batch behind it, ``linger.ms`` passed since
+  its first record, its retry backoff passed, or the producer closing) and not muted.
+* **Sender** (``Sender.sendProducerData``): for each ready broker whose connection has fewer than
+  ``max.in.flight.requests.per.connection`` requests in flight, one ProduceRequest with the first
+  batch of *every* partition that broker leads (``drainBatchesForOneNode``: whether or not that
+  batch's own linger expired), from a per-broker drain index, up to ``max.request.size``. With
+  ``max.in.flight=1`` a partition is muted while its batch is in flight; with idempotence a
   retried batch waits until no earlier batch of its partition is in flight (sequence order).
+  The sender sleeps until the accumulator's next ready check, the arrival that fills a batch,
+  the linger deadline of the next batch of an empty partition, or the next delivery timeout;
+  responses and metadata answers run it at once.
 * **Outcomes**: success completes the batch. Retriable errors (NOT_LEADER_OR_FOLLOWER,
   NOT_ENOUGH_REPLICAS[_AFTER_APPEND], REQUEST_TIMED_OUT, NETWORK_EXCEPTION,
   OUT_OF_ORDER_SEQUENCE_NUMBER with idempotence) re-enqueue the batch at the head of its deque
-  after ``retry.backoff.ms`` doubling to ``retry.backoff.max.ms`` with ±20 % jitter (KIP-580),
-  while ``retries`` and ``delivery.timeout.ms`` allow; otherwise it fails. A client-side request
-  timeout disconnects: the other requests in flight to that broker fail with NETWORK_EXCEPTION.
+  after ``retry.backoff.ms`` doubling to ``retry.backoff.max.ms`` with ±20 % jitter (KIP-580;
+  no backoff once the partition's leader epoch went up, KIP-951), while ``retries`` and
+  ``delivery.timeout.ms`` allow; otherwise it fails. A client-side request timeout disconnects:
+  the other requests in flight to that broker fail with NETWORK_EXCEPTION.
   Leader errors and disconnects trigger a metadata refresh.
 * **acks=0**: the send completes when the request is written; offset -1; no response.
 * **Idempotence** (KIP-98): each batch carries (producer id, epoch 0, base sequence = the index of
   its first record in the partition), so the leader drops retried duplicates.
 
+* **Crash and restart**: a crashed producer process loses its buffered and in-flight batches
+  (``PRODUCER_CRASHED``) and its metadata; the restarted one fetches metadata before sending.
+
 Simplifications: the producer id comes from the run (no InitProducerId round trip); adaptive
 partitioning weights and ``buffer.memory`` back-pressure are not modelled; a failed idempotent
-batch does not bump the producer epoch.
+batch does not bump the producer epoch; sequences are the records' indices in their partition,
+fixed when a batch is created (Kafka assigns them at the first drain), so a batch that expires
+before it was ever sent leaves a gap that the leader answers with OUT_OF_ORDER_SEQUENCE_NUMBER.
 """
 
 from __future__ import annotations
 
 import math
-from collections import deque
 from functools import partial
+from heapq import heappop, heappush
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -51,6 +63,7 @@ from sim.cluster.net.messages import (
     ProduceResponse,
 )
 from sim.cluster.net.network import Network, Node
+from sim.kafka.accumulator import ProducerBatch, RecordAccumulator, retry_backoff_ms
 from sim.kafka.log import RecordBatch
 from sim.kafka.partitioner import StickyPartitioner, kafka_partition
 
@@ -83,33 +96,6 @@ METADATA_ERRORS = frozenset(
     }
 )
 BLOCK_RECORDS = 2048
-
-
-class ProducerBatch:
-    """A batch in the accumulator (Kafka ``ProducerBatch``)."""
-
-    __slots__ = (
-        "attempts",
-        "backoff_until",
-        "batch_id",
-        "count",
-        "first_create_ms",
-        "full",
-        "last_create_ms",
-        "partition",
-        "seq_start",
-    )
-
-    def __init__(self, batch_id: int, partition: int, seq_start: int, first_create_ms: float):
-        self.batch_id = batch_id
-        self.partition = partition
-        self.seq_start = seq_start
-        self.count = 0
-        self.first_create_ms = first_create_ms
-        self.last_create_ms = first_create_ms
-        self.full = False
-        self.attempts = 0
-        self.backoff_until = 0.0
 
 
 class Workload:
@@ -199,14 +185,14 @@ class Workload:
 
     def nth_arrival(self, partition: int, n: int) -> float:
         """Arrival time of the n-th (1-based) record still to come for ``partition`` in the
-        current block, or the block's end when the block holds fewer (a safe wake-up time)."""
-        times = self.part_times[partition] if self.part_times else None
-        if times is None:
-            return self.generated_until
-        index = self.part_position[partition] + n - 1
-        if index < len(times):
-            return float(times[index])
-        return self.generated_until
+        current block; when the block holds fewer, the block's end (a lower bound: a safe
+        wake-up time), or inf when no block follows."""
+        if self.part_times:
+            times = self.part_times[partition]
+            index = self.part_position[partition] + n - 1
+            if index < len(times):
+                return float(times[index])
+        return self.generated_until if self.generated_until < self.end_ms else math.inf
 
     def _generate(self) -> None:
         start = self.generated_until
@@ -267,7 +253,18 @@ class Workload:
 
 
 class Producer(Node):
-    """One producer instance (``<name>-<i>``) writing to one topic."""
+    """One producer instance (``<name>-<i>``) writing to one topic.
+
+    The sender (``Sender.sendProducerData``) runs on every wake-up: it takes the records that
+    arrived since the last run into the accumulator, asks it which nodes are ready, drains one
+    request for each ready node whose connection has room (at most
+    ``max.in.flight.requests.per.connection`` requests in flight per broker), fails batches past
+    ``delivery.timeout.ms``, and sleeps until the earliest of: the accumulator's next ready check
+    (a linger or a retry backoff running out), the arrival that fills a batch, the linger deadline
+    of the next batch of an empty partition (Kafka's application thread wakes the sender when a
+    batch fills or a new one is created), the next delivery timeout. A response or a metadata
+    answer runs the sender at once.
+    """
 
     def __init__(
         self,
@@ -299,29 +296,35 @@ class Producer(Node):
         self.idempotent = bool(cfg["enable.idempotence"])
         self.producer_id = producer_id if self.idempotent else -1
         self.record_size = spec.record_size_bytes
-        self.batch_capacity = max(1, (self.batch_size - BATCH_HEADER_BYTES) // self.record_size)
+        self.accumulator = RecordAccumulator(
+            topic.partitions,
+            batch_size=self.batch_size,
+            record_size=self.record_size,
+            linger_ms=self.linger_ms,
+            delivery_timeout_ms=self.delivery_timeout_ms,
+            idempotent=self.idempotent,
+            guarantee_message_order=self.max_in_flight == 1,
+        )
         self.workload = Workload(
             spec, topic.partitions, self.batch_size, simenv.rng(f"{name}:workload"), load_end_ms
         )
         self._backoff_rng = simenv.rng(f"{name}:backoff")
-        self.deques: list[deque[ProducerBatch]] = [deque() for _ in range(topic.partitions)]
-        self.next_seq = [0] * topic.partitions
         # Idempotence: epoch and, per partition, the record index where sequence 0 of the
         # current epoch starts (sequences restart after an epoch bump, KIP-360).
         self.producer_epoch = 0
         self.sequence_base = [0] * topic.partitions
-        self.in_flight_per_partition = [0] * topic.partitions
         self.in_flight_per_broker: dict[int, int] = {}
-        self.in_flight_batches: dict[int, ProducerBatch] = {}
         self.leaders: list[int | None] = [None] * topic.partitions
-        self.metadata_ready = False
+        self.leader_epochs = [-1] * topic.partitions
         self._metadata_in_flight = False
         self._bootstrap_index = 0
-        self._next_batch_id = 0
-        self._drain_start = 0
-        self.closing = False
+        self._requests_sent = 0
         self._wake_timer: Timer | None = None
         self._wake_at = math.inf
+        # Application-thread wake-ups (see _next_hint): (time, tie-break, partition, batch).
+        self._hints: list[tuple[float, int, int, ProducerBatch | None]] = []
+        self._hint_count = 0
+        self._empty_hint_at = [math.inf] * topic.partitions
         rec = simenv.recorder
         self._produce_rows = rec.table("produce")
         self._request_rows = rec.table("produce_requests")
@@ -330,23 +333,26 @@ class Producer(Node):
     # -- lifecycle --
     def start(self) -> None:
         self._refresh_metadata()
-        self._schedule_wake(max(self.simenv.now, self.workload.next_arrival()))
+        self._ingest(self.simenv.now)  # draws the first block: hints need its arrival times
+        for partition in range(self.num_partitions):
+            if not self.accumulator.deques[partition]:
+                self._hint_empty(partition, self.simenv.now)
+        self._run_sender()
 
     def on_crash(self) -> None:
         """The application dies: every record it had handed to send() and not yet seen
-        acknowledged fails (its callbacks never ran)."""
-        lost = list(self.in_flight_batches.values())
-        for dq in self.deques:
-            lost.extend(dq)
-            dq.clear()
-        self.in_flight_batches.clear()
-        for batch in sorted(lost, key=lambda b: b.batch_id):
+        acknowledged fails (its callbacks never ran). The new process knows no leaders."""
+        self._ingest(self.simenv.now)  # records handed to send() since the sender last ran
+        for batch in self.accumulator.abort_all():
             self._record(batch, "failed", "PRODUCER_CRASHED", -1)
-        self.in_flight_per_partition = [0] * self.num_partitions
         self.in_flight_per_broker.clear()
-        self._wake_timer = None
+        self.leaders = [None] * self.num_partitions
+        self.leader_epochs = [-1] * self.num_partitions
+        self.accumulator.update_metadata(self.leaders, self.leader_epochs)
+        self._hints.clear()
+        self._empty_hint_at = [math.inf] * self.num_partitions
+        self._wake_timer = None  # a timer of the dead incarnation: it never fires
         self._wake_at = math.inf
-        self.metadata_ready = False
         self._metadata_in_flight = False
 
     def on_restart(self) -> None:
@@ -356,52 +362,87 @@ class Producer(Node):
         if self.idempotent:
             self.producer_id += 1_000_000
             self.producer_epoch = 0
-            self.sequence_base = list(self.next_seq)
+            self.sequence_base = list(self.accumulator.next_seq)
         self._events((self.simenv.now, self.name, "producer_restarted", f"id {self.producer_id}"))
         self.start()
 
     def close(self) -> None:
         """KafkaProducer.close(): send everything still buffered without waiting for linger."""
-        self.closing = True
+        self.accumulator.close()
         self._run_sender()
 
     def finish(self) -> None:
         """End of run: batches never completed are recorded as unfinished."""
-        now = self.simenv.now
-        self._ingest(now)
-        leftover = list(self.in_flight_batches.values())
-        for dq in self.deques:
-            leftover.extend(dq)
-            dq.clear()
-        self.in_flight_batches.clear()
-        for batch in sorted(leftover, key=lambda b: b.batch_id):
+        self._ingest(self.simenv.now)
+        for batch in self.accumulator.abort_all():
             self._record(batch, "unfinished", "", -1)
 
-    # -- accumulator --
+    # -- the application thread: records arrive --
     def _ingest(self, now: float) -> None:
+        accumulator = self.accumulator
+        deques = accumulator.deques
         for partition, times in self.workload.take_until(now):
-            self._append_records(partition, times)
+            accumulator.append(partition, times)
+            tail = deques[partition][-1]
+            if tail.fill_ms == math.inf and not tail.full:
+                self._hint_fill(tail, now)
 
-    def _append_records(self, partition: int, times: np.ndarray) -> None:
-        dq = self.deques[partition]
-        capacity = self.batch_capacity
-        n = len(times)
-        taken = 0
-        while taken < n:
-            batch = dq[-1] if dq else None
-            if batch is None or batch.full or batch.attempts > 0:
-                batch = ProducerBatch(
-                    self._next_batch_id, partition, self.next_seq[partition], float(times[taken])
+    def _push_hint(
+        self, when: float, partition: int, batch: ProducerBatch | None, now: float
+    ) -> None:
+        if now < when < math.inf:  # only a future wake-up is a wake-up
+            self._hint_count += 1
+            heappush(self._hints, (when, self._hint_count, partition, batch))
+
+    def _hint_fill(self, batch: ProducerBatch, now: float) -> None:
+        """KafkaProducer wakes the sender when a batch becomes full or a new one is created:
+        note when the workload's records will make ``batch`` sendable by size (a lower bound
+        when that lies beyond the drawn block). Not needed when its linger runs out first: the
+        accumulator wakes the sender then."""
+        batch.fill_ms = self.workload.nth_arrival(
+            batch.partition, self.accumulator.records_until_sendable(batch)
+        )
+        if batch.fill_ms < batch.first_create_ms + self.linger_ms:
+            self._push_hint(batch.fill_ms, batch.partition, batch, now)
+
+    def _hint_empty(self, partition: int, now: float) -> None:
+        """KafkaProducer wakes the sender when a new batch is created; its linger then runs from
+        the batch's first record: note when the next record of empty ``partition`` lingers out
+        (one valid hint per partition)."""
+        when = self.workload.nth_arrival(partition, 1) + self.linger_ms
+        if when != self._empty_hint_at[partition]:
+            self._empty_hint_at[partition] = when
+            self._push_hint(when, partition, None, now)
+
+    def _next_hint(self, now: float) -> float:
+        """The earliest application-thread wake-up still meaningful after ``now``. A hint is
+        dropped when its batch was drained or filled, or its partition got data (the
+        accumulator then knows the linger deadline); one that was a lower bound (beyond the
+        drawn block) is computed again."""
+        hints, deques = self._hints, self.accumulator.deques
+        while hints:
+            when, _, partition, batch = hints[0]
+            if batch is None:
+                valid = not deques[partition] and self._empty_hint_at[partition] == when
+            else:
+                # Still the open tail batch (once a batch waits behind it, it is sendable).
+                dq = deques[partition]
+                valid = (
+                    bool(dq)
+                    and dq[-1] is batch
+                    and not batch.attempts
+                    and not batch.full
+                    and batch.fill_ms == when
                 )
-                self._next_batch_id += 1
-                dq.append(batch)
-            take = min(capacity - batch.count, n - taken)
-            batch.count += take
-            self.next_seq[partition] += take
-            taken += take
-            batch.last_create_ms = float(times[taken - 1])
-            if batch.count >= capacity:
-                batch.full = True
+            if valid and when > now:
+                return when
+            heappop(hints)
+            if valid:
+                if batch is None:
+                    self._hint_empty(partition, now)
+                else:
+                    self._hint_fill(batch, now)
+        return math.inf
 
     # -- wake-ups --
     def _schedule_wake(self, when: float) -> None:
@@ -417,124 +458,48 @@ class Producer(Node):
         self._wake_at = math.inf
         self._run_sender()
 
-    def _next_wake(self, now: float) -> float:
-        """Earliest time something may become sendable: a linger deadline, a batch filling up,
-        a retry backoff ending, an expiry, or the next record's linger deadline."""
-        linger = self.linger_ms
-        wake = math.inf
-        workload = self.workload
-        next_arrival = workload.next_arrival()
-        if next_arrival < math.inf:
-            wake = next_arrival + (0.0 if self.closing else linger)
-        for partition, dq in enumerate(self.deques):
-            if not dq:
-                continue
-            head = dq[0]
-            expiry = head.first_create_ms + self.delivery_timeout_ms
-            leader = self.leaders[partition]
-            if (
-                leader is None
-                or self.in_flight_per_broker.get(leader, 0) >= self.max_in_flight
-                or (self.max_in_flight == 1 and self.in_flight_per_partition[partition] > 0)
-                or (
-                    head.attempts > 0
-                    and self.idempotent
-                    and self.in_flight_per_partition[partition]
-                )
-            ):
-                # Blocked: a response or a metadata update runs the sender again.
-                wake = min(wake, expiry)
-                continue
-            if head.attempts > 0:
-                due = head.backoff_until
-            elif self.closing or head.full or len(dq) > 1:
-                due = now
-            else:
-                due = head.first_create_ms + linger
-                # The batch may fill before its linger expires: wake at the arrival that fills it.
-                due = min(due, self._fill_time(head))
-            wake = min(wake, due, expiry)
-        return wake
-
-    def _fill_time(self, batch: ProducerBatch) -> float:
-        return self.workload.nth_arrival(batch.partition, self.batch_capacity - batch.count)
-
     # -- sender --
     def _run_sender(self) -> None:
+        """``Sender.sendProducerData``: ready, drain per node, send, expire, sleep."""
         if not self.alive:
             return
         now = self.simenv.now
         self._ingest(now)
-        self._expire_batches(now)
-        if not self.metadata_ready:
-            self._refresh_metadata()
-        else:
-            self._drain(now)
-        self._schedule_wake(max(now, self._next_wake(now)) if self._has_work() else math.inf)
-
-    def _has_work(self) -> bool:
-        return any(self.deques) or not self.workload.exhausted
-
-    def _ready(self, partition: int, now: float) -> bool:
-        dq = self.deques[partition]
-        if not dq:
-            return False
-        head = dq[0]
-        if head.attempts > 0:
-            if now < head.backoff_until:
-                return False
-            if self.idempotent and self.in_flight_per_partition[partition] > 0:
-                return False  # resend in sequence order
-        elif not (
-            self.closing or head.full or len(dq) > 1 or now >= head.first_create_ms + self.linger_ms
-        ):
-            return False
-        if self.max_in_flight == 1 and self.in_flight_per_partition[partition] > 0:
-            return False  # guaranteeMessageOrder: partition muted
-        return self.leaders[partition] is not None
-
-    def _drain(self, now: float) -> None:
-        num = self.num_partitions
-        deques, leaders = self.deques, self.leaders
+        accumulator = self.accumulator
         in_flight, max_in_flight = self.in_flight_per_broker, self.max_in_flight
         while True:
-            by_broker: dict[int, list[ProducerBatch]] = {}
-            sizes: dict[int, int] = {}
-            start = self._drain_start
-            for i in range(num):
-                partition = (start + i) % num
-                if not deques[partition]:
-                    continue
-                # Cheap refusals first: no leader known, or its connection is full.
-                leader = leaders[partition]
-                if leader is None or in_flight.get(leader, 0) >= max_in_flight:
-                    continue
-                if not self._ready(partition, now):
-                    continue
-                batch = deques[partition][0]
-                size = self._batch_bytes(batch)
-                if leader in sizes and sizes[leader] + size > self.max_request_size:
-                    continue
-                self.deques[partition].popleft()
-                by_broker.setdefault(leader, []).append(batch)
-                sizes[leader] = sizes.get(leader, 0) + size
-            if not by_broker:
-                return
-            self._drain_start = (start + 1) % num
-            for broker_id in sorted(by_broker):
-                self._send(broker_id, by_broker[broker_id], sizes[broker_id], now)
+            result = accumulator.ready(now)
+            if result.unknown_leader:
+                self._refresh_metadata()
+            sent = False
+            for node in result.ready_nodes:
+                if in_flight.get(node, 0) >= max_in_flight:
+                    continue  # NetworkClient.ready is false: its next response runs the sender
+                batches = accumulator.drain(node, self.max_request_size, now)
+                if batches:
+                    self._send(node, batches, now)
+                    sent = True
+            if not sent:
+                break
+        for batch in accumulator.expired_batches(now):
+            self._record(batch, "failed", "DELIVERY_TIMEOUT", -1)
+            if not accumulator.deques[batch.partition]:
+                self._hint_empty(batch.partition, now)
+        wake = min(result.next_ready_check_ms, accumulator.next_expiry_ms, self._next_hint(now))
+        self._schedule_wake(wake)
 
-    def _batch_bytes(self, batch: ProducerBatch) -> int:
-        return BATCH_HEADER_BYTES + batch.count * self.record_size
-
-    def _send(self, broker_id: int, batches: list[ProducerBatch], size: int, now: float) -> None:
+    def _send(self, broker_id: int, batches: list[ProducerBatch], now: float) -> None:
+        """One ProduceRequest carrying the drained ``batches`` (their attempts already counted)."""
         parts = []
+        size = REQUEST_HEADER_BYTES
+        deques = self.accumulator.deques
         for batch in batches:
-            batch.attempts += 1
+            batch_bytes = BATCH_HEADER_BYTES + batch.count * self.record_size
+            size += PARTITION_HEADER_BYTES + batch_bytes
             record_batch = RecordBatch(
                 base_offset=-1,
                 count=batch.count,
-                size_bytes=self._batch_bytes(batch),
+                size_bytes=batch_bytes,
                 leader_epoch=-1,
                 producer_id=self.producer_id,
                 producer_epoch=self.producer_epoch if self.idempotent else -1,
@@ -549,18 +514,20 @@ class Producer(Node):
             parts.append(
                 ProducePartition(self.topic, batch.partition, record_batch, batch.batch_id)
             )
+            if not deques[batch.partition]:
+                self._hint_empty(batch.partition, now)
+        self._requests_sent += 1
+        request_id = self._requests_sent
         request = ProduceRequest(self.acks, self.request_timeout_ms, parts)
-        size += REQUEST_HEADER_BYTES + PARTITION_HEADER_BYTES * len(parts)
         target = f"broker-{broker_id}"
         if self.acks == "0":
             self.send_request(target, "Produce", request, size, None, None)
             for batch in batches:
-                self._record_request(batch, broker_id, now, math.nan, "")  # acks=0: no answer
+                # acks=0: no answer; the batch is done when written.
+                self._record_request(batch, broker_id, now, math.nan, "", request_id)
                 self._record(batch, "acked", "", -1)
+                self.accumulator.complete(batch)
             return
-        for batch in batches:
-            self.in_flight_per_partition[batch.partition] += 1
-            self.in_flight_batches[batch.batch_id] = batch
         self.in_flight_per_broker[broker_id] = self.in_flight_per_broker.get(broker_id, 0) + 1
         self.send_request(
             target,
@@ -568,7 +535,7 @@ class Producer(Node):
             request,
             size,
             self.request_timeout_ms,
-            partial(self._on_response, broker_id, batches, now),
+            partial(self._on_response, broker_id, batches, now, request_id),
         )
 
     def _on_response(
@@ -576,14 +543,15 @@ class Producer(Node):
         broker_id: int,
         batches: list[ProducerBatch],
         sent_at: float,
+        request_id: int,
         response: ProduceResponse | None,
         error: str | None,
     ) -> None:
         now = self.simenv.now
+        accumulator = self.accumulator
         self.in_flight_per_broker[broker_id] -= 1
         for batch in batches:
-            self.in_flight_per_partition[batch.partition] -= 1
-            self.in_flight_batches.pop(batch.batch_id, None)
+            accumulator.complete(batch)  # no longer in flight (a retry is re-enqueued below)
         refresh = False
         outcomes: list[tuple[ProducerBatch, str | None, int]]
         if response is None:
@@ -602,7 +570,7 @@ class Producer(Node):
                     refresh = True
         for batch, batch_error, base_offset in outcomes:
             answered = now if response is not None else math.nan
-            self._record_request(batch, broker_id, sent_at, answered, batch_error or "")
+            self._record_request(batch, broker_id, sent_at, answered, batch_error or "", request_id)
             if batch_error is None:
                 self._record(batch, "acked", "", base_offset)
                 continue
@@ -613,8 +581,7 @@ class Producer(Node):
             ):
                 self._bump_epoch(batch)
             if self._can_retry(batch, batch_error, now):
-                batch.backoff_until = now + self._backoff(batch.attempts)
-                self._reenqueue(batch)
+                accumulator.reenqueue(batch, now, self._backoff(batch.attempts))
             else:
                 expired = now >= batch.first_create_ms + self.delivery_timeout_ms
                 self._record(batch, "failed", "DELIVERY_TIMEOUT" if expired else batch_error, -1)
@@ -626,27 +593,25 @@ class Producer(Node):
         """An epoch bump renumbers every partition's sequences, so it is safe only when no
         other partition has a batch already sent under the old epoch and not yet answered or
         acknowledged (in flight, or waiting to be retried). Until then the batch is retried."""
-        if any(b.partition != partition for b in self.in_flight_batches.values()):
-            return False
-        if self.in_flight_per_partition[partition]:
+        accumulator = self.accumulator
+        if any(True for _ in accumulator.in_flight_batches()):
             return False
         return not any(
-            batch.attempts > 0 for q, dq in enumerate(self.deques) if q != partition for batch in dq
+            batch.attempts > 0 and batch.partition != partition for batch in accumulator.batches()
         )
 
     def _bump_epoch(self, failed: ProducerBatch) -> None:
         """KIP-360: the leader does not know our last sequences (its log lost them, e.g. after
         an unclean election), so no retry can ever be in sequence. Bump the producer epoch and
         restart every partition's sequence at its oldest unacknowledged record."""
+        accumulator = self.accumulator
         self.producer_epoch += 1
         for partition in range(self.num_partitions):
-            pending = [b.seq_start for b in self.deques[partition]]
-            pending += [
-                b.seq_start for b in self.in_flight_batches.values() if b.partition == partition
-            ]
+            pending = [b.seq_start for b in accumulator.deques[partition]]
+            pending += [b.seq_start for b in accumulator.in_flight[partition]]
             if partition == failed.partition:
                 pending.append(failed.seq_start)
-            self.sequence_base[partition] = min(pending, default=self.next_seq[partition])
+            self.sequence_base[partition] = min(pending, default=accumulator.next_seq[partition])
         self._events(
             (self.simenv.now, self.name, "producer_epoch_bump", f"epoch {self.producer_epoch}")
         )
@@ -663,34 +628,21 @@ class Producer(Node):
 
     def _backoff(self, attempts: int) -> float:
         """KIP-580 exponential backoff: base * 2^(attempts-1), capped, ±20 % jitter."""
-        exp = self.retry_backoff_ms * (2 ** max(0, attempts - 1))
-        capped = min(exp, self.retry_backoff_max_ms)
-        jitter = float(self._backoff_rng.uniform(0.8, 1.2))
-        return min(capped * jitter, self.retry_backoff_max_ms)
-
-    def _reenqueue(self, batch: ProducerBatch) -> None:
-        dq = self.deques[batch.partition]
-        if self.idempotent:
-            # RecordAccumulator.insertInSequenceOrder: retried batches go back in sequence order.
-            index = 0
-            while (
-                index < len(dq) and dq[index].attempts > 0 and dq[index].seq_start < batch.seq_start
-            ):
-                index += 1
-            dq.insert(index, batch)
-        else:
-            dq.appendleft(batch)
-
-    def _expire_batches(self, now: float) -> None:
-        """Fail batches waiting in the accumulator past ``delivery.timeout.ms``."""
-        deadline = self.delivery_timeout_ms
-        for dq in self.deques:
-            while dq and now >= dq[0].first_create_ms + deadline:
-                batch = dq.popleft()
-                self._record(batch, "failed", "DELIVERY_TIMEOUT", -1)
+        return retry_backoff_ms(
+            attempts,
+            self.retry_backoff_ms,
+            self.retry_backoff_max_ms,
+            float(self._backoff_rng.random()),
+        )
 
     def _record_request(
-        self, batch: ProducerBatch, broker_id: int, sent_at: float, answered: float, error: str
+        self,
+        batch: ProducerBatch,
+        broker_id: int,
+        sent_at: float,
+        answered: float,
+        error: str,
+        request_id: int,
     ) -> None:
         self._request_rows(
             (
@@ -703,6 +655,7 @@ class Producer(Node):
                 batch.batch_id,
                 batch.attempts,
                 error,
+                request_id,
             )
         )
 
@@ -716,7 +669,7 @@ class Producer(Node):
                 batch.batch_id,
                 batch.seq_start,
                 batch.count,
-                self._batch_bytes(batch),
+                self.accumulator.batch_bytes(batch),
                 batch.first_create_ms,
                 batch.last_create_ms,
                 self.acks,
@@ -756,7 +709,8 @@ class Producer(Node):
         for part in response.partitions:
             if part.topic == self.topic:
                 self.leaders[part.partition] = part.leader_id
-        self.metadata_ready = True
+                self.leader_epochs[part.partition] = part.leader_epoch
+        self.accumulator.update_metadata(self.leaders, self.leader_epochs)
         if any(leader is None for leader in self.leaders):
             self.after(self.retry_backoff_ms, self._refresh_metadata)
         self._run_sender()

@@ -12,21 +12,42 @@ Most of the model is callback-driven rather than one SimPy process per actor: ``
 schedules a plain function on the event heap (one SimPy event, no generator), which is what keeps
 the simulator fast. SimPy processes are still used where a sequential story reads best (the
 consumer's poll loop).
+
+A run never hangs silently: when simulated time has not advanced over
+``max_steps_without_progress`` heap entries (a million by default), the engine runs a few more
+thousand, counts their callbacks, and stops with :class:`SimulationStalled`, whose one-line
+message names the callback that keeps rescheduling itself and its actor (``Node.after`` wraps a
+callback in ``Node._guarded(incarnation, fn, args)``: ``fn`` is reported). The check runs once
+per ``PROGRESS_CHECK_STEPS`` heap entries, outside the per-event path.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Callable
 from heapq import heappop, heappush
+from itertools import repeat
 from typing import Any
 
 import numpy as np
 import simpy
-from simpy.core import NORMAL, EmptySchedule, StopSimulation
-from simpy.events import EventPriority
+from simpy.core import NORMAL, URGENT, EmptySchedule, StopSimulation
+from simpy.events import Event, EventPriority
 
-__all__ = ["SimEnv", "Timer", "stable_hash"]
+__all__ = ["SimEnv", "SimulationStalled", "Timer", "stable_hash"]
+
+MAX_STEPS_WITHOUT_PROGRESS = 1_000_000
+PROGRESS_CHECK_STEPS = 65_536  # heap entries between two looks at the clock
+DIAGNOSIS_STEPS = 10_000  # heap entries whose callbacks are counted to name the culprit
+
+
+class SimulationStalled(RuntimeError):
+    """Simulated time stopped advancing: some callback keeps rescheduling itself at the same
+    instant (a zero-delay loop). The message is one line; ``results_path`` is set by the run
+    when it wrote a results folder (marked failed)."""
+
+    results_path: Any = None
 
 
 def stable_hash(name: str) -> int:
@@ -38,9 +59,76 @@ class _CountingEnvironment(simpy.Environment):
     """A SimPy environment that counts the events it processes (reported in meta.json) and
     runs ``Timer`` entries of the heap directly, without a SimPy Event per callback."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_steps_without_progress: int | None = None) -> None:
         super().__init__(initial_time=0.0)
         self.events_processed = 0
+        if max_steps_without_progress is None:
+            max_steps_without_progress = MAX_STEPS_WITHOUT_PROGRESS
+        self.max_steps_without_progress = max_steps_without_progress
+        self.progress_check_steps = max(
+            1, min(PROGRESS_CHECK_STEPS, max_steps_without_progress // 16)
+        )
+        self._checked_at = -1.0  # simulated time at the last check
+        self._steps_at_checked_time = 0  # heap entries run since time was last seen to move
+
+    def run(self, until: Any = None) -> Any:
+        """``simpy.Environment.run`` for a numeric ``until``, stepping in chunks of
+        ``progress_check_steps`` and looking at the clock between chunks (the no-progress
+        guard). Other ``until`` values go to SimPy's own loop."""
+        if until is None or isinstance(until, Event):
+            return super().run(until)
+        at = float(until)
+        if at <= self._now:
+            raise ValueError(f"until ({at}) must be greater than the current simulation time")
+        stop = Event(self)
+        stop._ok = True
+        stop._value = None
+        self.schedule(stop, URGENT, at - self._now)
+        stop.callbacks.append(StopSimulation.callback)
+        step, chunk = self.step, self.progress_check_steps
+        try:
+            while True:
+                for _ in repeat(None, chunk):
+                    step()
+                self._check_progress()
+        except StopSimulation as exc:
+            return exc.args[0]
+        except EmptySchedule:
+            raise RuntimeError(
+                f'No scheduled events left but "until" event was not triggered: {stop}'
+            ) from None
+
+    def _check_progress(self) -> None:
+        if self._now != self._checked_at:
+            self._checked_at = self._now
+            self._steps_at_checked_time = 0
+            return
+        self._steps_at_checked_time += self.progress_check_steps
+        if self._steps_at_checked_time >= self.max_steps_without_progress:
+            raise SimulationStalled(self._diagnose())
+
+    def _diagnose(self) -> str:
+        """Run a few more heap entries, counting their callbacks; name the most frequent."""
+        stalled = self._steps_at_checked_time
+        counts: Counter[tuple[str, str]] = Counter()
+        sample = min(DIAGNOSIS_STEPS, self.max_steps_without_progress)
+        for _ in range(sample):
+            if not self._queue or self._queue[0][0] != self._now:
+                break
+            entry = self._queue[0][3]
+            if not (type(entry) is Timer and entry.cancelled):  # dead entries do nothing
+                counts[_describe(entry)] += 1
+            self.step()
+        seen = sum(counts.values())
+        where = (
+            f"simulation stalled at {self._now:.3f} ms: {stalled:,} events without simulated "
+            "time advancing"
+        )
+        if not counts:
+            return where
+        (actor, callback), n = counts.most_common(1)[0]
+        owner = f" of {actor}" if actor else ""
+        return f"{where}; {callback}{owner} keeps rescheduling ({n:,} of the next {seen:,} events)"
 
     def step(self) -> None:
         try:
@@ -73,6 +161,38 @@ def _noop(*_args: Any) -> None:
     return None
 
 
+def _callable_name(fn: Any) -> tuple[str, str]:
+    """(actor name or "", qualified name) of a callback."""
+    while hasattr(fn, "func") and hasattr(fn, "args"):  # functools.partial
+        fn = fn.func
+    owner = getattr(fn, "__self__", None)
+    actor = getattr(owner, "name", "")
+    name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+    return (actor if isinstance(actor, str) else ""), name
+
+
+def _describe(entry: Any) -> tuple[str, str]:
+    """(actor, callback) of a heap entry: a Timer's function (through ``Node._guarded``), or
+    the first callback of a SimPy event (a process: its generator)."""
+    if type(entry) is Timer:
+        fn, args = entry._fn, entry._args
+        actor, name = _callable_name(fn)
+        if getattr(fn, "__name__", "") == "_guarded" and len(args) > 1 and callable(args[1]):
+            inner_actor, name = _callable_name(args[1])
+            actor = inner_actor or actor
+        return actor, name
+    for callback in getattr(entry, "callbacks", None) or ():
+        process = getattr(callback, "__self__", None)
+        generator = getattr(process, "_generator", None)
+        if generator is not None:
+            frame = getattr(generator, "gi_frame", None)
+            actor = getattr(frame.f_locals.get("self") if frame else None, "name", "")
+            name = getattr(generator, "__qualname__", "process")
+            return (actor if isinstance(actor, str) else ""), name
+        return _callable_name(callback)
+    return "", type(entry).__qualname__
+
+
 class Timer:
     """A cancellable callback scheduled on the event heap.
 
@@ -103,8 +223,16 @@ class SimEnv:
     # t = 0), so that a trace test can state exact times. Never set by a scenario.
     zero_phases: bool = False
 
-    def __init__(self, seed: int, recorder: Any = None) -> None:
-        self.env = _CountingEnvironment()
+    def __init__(
+        self,
+        seed: int,
+        recorder: Any = None,
+        *,
+        max_steps_without_progress: int | None = None,
+    ) -> None:
+        """``max_steps_without_progress``: heap entries without simulated time advancing before
+        the run stops with :class:`SimulationStalled` (None: ``MAX_STEPS_WITHOUT_PROGRESS``)."""
+        self.env = _CountingEnvironment(max_steps_without_progress)
         self.seed = int(seed)
         self.recorder = recorder
         self._rngs: dict[str, np.random.Generator] = {}
