@@ -162,7 +162,7 @@ def run_scenario(path: Path, overrides: Sequence[str], seed: int | None) -> dict
     scenario = load_scenario(path, list(overrides))
     gc.collect()
     start = time.perf_counter()
-    result = run(scenario, seed=seed, out=None, quiet=True)
+    result = run(scenario, seed=seed, out=None, progress=False)
     total = time.perf_counter() - start
     meta, summary = result.meta, result.summary
     sim_wall = float(meta["wall_seconds"])

@@ -2,12 +2,15 @@
 
 Exit codes (DESIGN.md): 0 ran and every ``expect:`` held; 1 ran and an expectation failed;
 2 bad input or usage (one line naming file:line:col and the key, no traceback); 3 a bug in the
-simulator (traceback shown, and recorded in meta.json when a results folder was written).
+simulator (traceback shown, and recorded in meta.json when a results folder was written); 141
+the reader of the output went away (`kafka-sim run ... | head`): the command stops quietly, with
+the status of a process killed by SIGPIPE, as other Unix tools give.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -17,6 +20,7 @@ from typing import Any
 from sim.scenario import ScenarioError, load_scenario
 
 EXIT_OK, EXIT_EXPECTATION, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of stdout went away (`| head`)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -162,7 +166,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from sim.experiment.run import run
 
     scenario = load_scenario(args.file, args.overrides)
-    result = run(scenario, seed=args.seed, out=args.out, quiet=args.quiet)
+    result = run(scenario, seed=args.seed, out=args.out, progress=False if args.quiet else None)
     if args.report and result.path is not None:
         from sim.analysis.report import write_report
 
@@ -226,10 +230,27 @@ COMMANDS = {
 }
 
 
+def _silence_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null so that the interpreter's final flush
+    does not fail again (the recipe of Python's signal module documentation)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout without a file descriptor (tests)
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a reader that went away (`| head`) shows up here, not at exit
+        return code
+    except BrokenPipeError:
+        # The reader of our output closed it (`kafka-sim run ... | head`): stop quietly with the
+        # status a process killed by SIGPIPE has (128 + 13), as other Unix tools do.
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except ScenarioError as e:
         print(str(e), file=sys.stderr)
         return EXIT_USAGE

@@ -9,9 +9,11 @@ parametrized over the two modes; variations that a subprocess would only make sl
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -498,3 +500,38 @@ def test_simulator_failure_exits_3_and_records_it(
     assert meta["status"] == "error"
     assert "ZeroDivisionError: boom in the load phase" in meta["exception"]
     assert sorted(p.stem for p in (folder / "tables").glob("*.parquet")) == sorted(TABLES)
+
+
+# ---------------------------------------------------------------- a reader that goes away
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["list"],
+        ["run", "scenarios/hello-kafka.yaml", "--set", "duration=1s", "--set", "drain=0s"],
+    ],
+    ids=["list", "run"],
+)
+def test_a_closed_pipe_ends_quietly_with_141(
+    argv: list[str], repo_root: Path, tmp_path: Path
+) -> None:
+    """`kafka-sim run ... | head`: the reader is gone before we print; no traceback, and the
+    status of a process killed by SIGPIPE (128 + 13)."""
+    if argv[0] == "run":
+        argv = [*argv, "--out", str(tmp_path)]
+    env = {**os.environ, "MPLBACKEND": "Agg", "TQDM_DISABLE": "1"}
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `head` that has already exited
+    proc = subprocess.run(
+        [sys.executable, "-m", "sim", *argv],
+        cwd=repo_root,
+        env=env,
+        stdout=write_end,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+    )
+    os.close(write_end)
+    assert proc.returncode == 141, proc.stderr
+    assert proc.stderr == ""

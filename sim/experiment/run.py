@@ -12,49 +12,28 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from ruamel.yaml import YAML
 
-from sim.analysis.checker import Verdict, check
+from sim.analysis.checker import check
 from sim.analysis.metrics import evaluate_expectations, summarize
 from sim.analysis.recorder import Recorder
 from sim.cluster.build import build
 from sim.cluster.net.engine import SimEnv
+from sim.experiment.progress import progress_bar
+from sim.experiment.result import Result, load_result
 from sim.scenario import Scenario
 
-__all__ = ["Result", "run", "run_id_for"]
+__all__ = ["Result", "load_result", "run", "run_id_for"]
 
 VERSION = "0.1.0"
 PROGRESS_STEPS = 200
 COMPACT_EVERY_MS = 1000.0
-
-
-@dataclass
-class Result:
-    """Everything one run produced; ``frames`` are the tidy tables."""
-
-    scenario: Scenario
-    seed: int
-    run_id: str
-    frames: dict[str, pd.DataFrame]
-    summary: dict[str, Any]
-    verdict: Verdict
-    expectations: list[dict[str, Any]]
-    meta: dict[str, Any]
-    path: Path | None = None
-    network: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def expectations_ok(self) -> bool:
-        return all(e["ok"] for e in self.expectations)
 
 
 def with_seed(scenario: Scenario, seed: int | None) -> Scenario:
@@ -71,15 +50,6 @@ def run_id_for(scenario: Scenario, seed: int | None = None) -> str:
     config = json.dumps(scenario.effective_dict(), sort_keys=True, default=str)
     digest = hashlib.sha256(config.encode()).hexdigest()[:10]
     return f"seed{scenario.seed}-{digest}"
-
-
-def _progress(total_ms: float, quiet: bool) -> Any:
-    if quiet or os.environ.get("TQDM_DISABLE") or not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-
-    # delay: only runs longer than a couple of wall seconds show a bar.
-    return tqdm(total=round(total_ms / 1000.0, 3), unit="sim-s", delay=2.0, leave=False)
 
 
 def _advance(simenv: SimEnv, recorder: Recorder, until: float, bar: Any) -> None:
@@ -100,13 +70,18 @@ def _advance(simenv: SimEnv, recorder: Recorder, until: float, bar: Any) -> None
 
 def run(
     scenario: Scenario,
-    *,
     seed: int | None = None,
-    out: str | Path | None = "results",
-    quiet: bool = True,
+    out: str | Path | None = None,
+    progress: bool | None = None,
 ) -> Result:
-    """Run ``scenario`` (with ``seed`` overriding its own) and write the results folder under
-    ``out`` (None: write nothing)."""
+    """Run ``scenario`` and return its `Result`.
+
+    ``seed`` overrides the scenario's own seed. ``out``: parent folder of the results folder to
+    write (``out/<scenario>/<run-id>/``, see results/README.md); None (the default) writes
+    nothing. ``progress``: None shows a progress bar where it helps (a notebook; a terminal, for
+    runs longer than about two wall seconds), True always, False never (see
+    `sim.experiment.progress`); the environment variable TQDM_DISABLE turns it off.
+    """
     scenario = with_seed(scenario, seed)
     seed = scenario.seed
     run_id = run_id_for(scenario)
@@ -116,7 +91,7 @@ def run(
     wall_start = time.perf_counter()
     status = "ok"
     error: str | None = None
-    bar = _progress(cluster.end_ms, quiet)
+    bar = progress_bar(cluster.end_ms, progress)
     try:
         cluster.start()
         _advance(simenv, recorder, cluster.load_end_ms, bar)
@@ -188,8 +163,8 @@ def write_results(result: Result, out: Path) -> Path:
         (staging / "verdict.json").write_text(json.dumps(verdict, indent=2, default=_json_default))
         tables = staging / "tables"
         tables.mkdir()
-        for name in sorted(result.frames):
-            result.frames[name].to_parquet(tables / f"{name}.parquet", index=False)
+        for name in sorted(result.tables):
+            result.tables[name].to_parquet(tables / f"{name}.parquet", index=False)
         if final.exists():
             shutil.rmtree(final)
         staging.rename(final)
