@@ -1,4 +1,4 @@
-"""The ``kafka-sim`` command line: run | validate | list | report | configs.
+"""The ``kafka-sim`` command line: run | validate | list | report | animate | configs.
 
 Exit codes (DESIGN.md): 0 ran and every ``expect:`` held; 1 ran and an expectation failed;
 2 bad input or usage (one line naming file:line:col and the key, no traceback); 3 a bug in the
@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sim.experiment.errors import IncompleteResultsError
 from sim.scenario import ScenarioError, load_scenario
 
 EXIT_OK, EXIT_EXPECTATION, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
@@ -48,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a scenario key, e.g. --set producers.0.config.acks=1 (repeatable)",
     )
-    run.add_argument("--report", action="store_true", help="also write plots/*.png")
+    run.add_argument("--report", action="store_true", help="also write plots/*.png and report.html")
     run.add_argument("--quiet", action="store_true", help="no progress bar, summary only")
 
     validate = sub.add_parser("validate", help="check scenarios without running them")
@@ -60,8 +61,22 @@ def _parser() -> argparse.ArgumentParser:
     listing = sub.add_parser("list", help="list the scenarios of a folder with their descriptions")
     listing.add_argument("dir", nargs="?", default="scenarios")
 
-    report = sub.add_parser("report", help="write plots for an existing results folder")
+    report = sub.add_parser(
+        "report", help="write plots/*.png and a self-contained report.html for a results folder"
+    )
     report.add_argument("folder")
+
+    animate = sub.add_parser(
+        "animate", help="write the message-flow diagram of a results folder as an animated GIF"
+    )
+    animate.add_argument("folder")
+    animate.add_argument(
+        "--out", default=None, help="GIF file to write (default FOLDER/plots/message_flow.gif)"
+    )
+    animate.add_argument("--producer", default=None, help="follow a batch of this producer")
+    animate.add_argument("--topic", default=None, help="... of this topic")
+    animate.add_argument("--partition", type=int, default=None, help="... of this partition")
+    animate.add_argument("--batch", type=int, default=None, help="... with this batch_id")
 
     configs = sub.add_parser("configs", help="print the supported Kafka configs and defaults")
     configs.add_argument("kind", nargs="?", choices=["broker", "topic", "producer", "consumer"])
@@ -167,11 +182,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.file, args.overrides)
     result = run(scenario, seed=args.seed, out=args.out, progress=False if args.quiet else None)
+    report: Path | None = None
     if args.report and result.path is not None:
         from sim.analysis.report import write_report
 
-        write_report(result.path)
+        report = write_report(result)[-1]
     print(format_summary(result))
+    if report is not None:
+        print(f"{'report':<13}{report}")
     return EXIT_OK if result.expectations_ok else EXIT_EXPECTATION
 
 
@@ -201,13 +219,31 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from sim.analysis.report import write_report
+    from sim.experiment.result import load_result
 
-    folder = Path(args.folder)
-    if not (folder / "tables").is_dir():
-        print(f"kafka-sim: error: {folder}: not a results folder (no tables/)", file=sys.stderr)
-        return EXIT_USAGE
-    for path in write_report(folder):
+    for path in write_report(load_result(args.folder)):
         print(path)
+    return EXIT_OK
+
+
+def _cmd_animate(args: argparse.Namespace) -> int:
+    from sim.analysis.flow import animate_message_flow
+    from sim.experiment.result import load_result
+
+    result = load_result(args.folder)
+    assert result.path is not None
+    out = Path(args.out) if args.out else result.path / "plots" / "message_flow.gif"
+    selection = {
+        "producer": args.producer,
+        "topic": args.topic,
+        "partition": args.partition,
+        "batch_id": args.batch,
+    }
+    try:
+        print(animate_message_flow(result.tables, out, **selection))
+    except ValueError as e:
+        print(f"kafka-sim: error: {args.folder}: {e}", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_OK
 
 
@@ -226,6 +262,7 @@ COMMANDS = {
     "validate": _cmd_validate,
     "list": _cmd_list,
     "report": _cmd_report,
+    "animate": _cmd_animate,
     "configs": _cmd_configs,
 }
 
@@ -253,6 +290,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BROKEN_PIPE
     except ScenarioError as e:
         print(str(e), file=sys.stderr)
+        return EXIT_USAGE
+    except IncompleteResultsError as e:
+        print(f"kafka-sim: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except FileNotFoundError as e:
         print(f"{e.filename}: no such file", file=sys.stderr)

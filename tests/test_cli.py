@@ -265,7 +265,7 @@ def test_run_with_seed_option(
     assert_complete_results(results_path(result.out), 5, short_overrides)
 
 
-def test_run_with_report_writes_plots(
+def test_run_with_report_writes_plots_and_the_page(
     kafka_sim: Invoke, tmp_path: Path, short_set_args: list[str]
 ) -> None:
     out = tmp_path / "out"
@@ -273,9 +273,12 @@ def test_run_with_report_writes_plots(
         "run", "scenarios/hello-kafka.yaml", *short_set_args, "--out", out, "--quiet", "--report"
     )
     assert result.code == 0, result.err
-    plots = results_path(result.out) / "plots"
+    folder = results_path(result.out)
+    plots = folder / "plots"
     assert sorted(p.stem for p in plots.glob("*.png")) == sorted(PLOTS)
     assert all(p.stat().st_size > 0 for p in plots.iterdir())
+    assert f"report       {folder / 'report.html'}" in result.out.splitlines()
+    assert (folder / "report.html").stat().st_size > 10_000
 
 
 def test_report_of_a_results_folder(kafka_sim: Invoke, tmp_path: Path, short_run_dir: Path) -> None:
@@ -284,16 +287,43 @@ def test_report_of_a_results_folder(kafka_sim: Invoke, tmp_path: Path, short_run
     result = kafka_sim("report", folder)
     assert result.code == 0, result.err
     written = [Path(line) for line in result.out.splitlines()]
-    assert sorted(p.stem for p in written) == sorted(PLOTS)
-    assert all(p.parent == folder / "plots" and p.stat().st_size > 0 for p in written)
+    assert written[-1] == folder / "report.html"
+    assert sorted(p.stem for p in written[:-1]) == sorted(PLOTS)
+    assert all(p.parent == folder / "plots" and p.stat().st_size > 0 for p in written[:-1])
 
 
-def test_report_of_something_else_exits_2(kafka_sim_in_process: Invoke, tmp_path: Path) -> None:
-    result = kafka_sim_in_process("report", tmp_path)
+@pytest.mark.parametrize("command", ["report", "animate"])
+def test_report_or_animate_of_something_else_exits_2(
+    kafka_sim_in_process: Invoke, tmp_path: Path, short_run_dir: Path, command: str
+) -> None:
+    result = kafka_sim_in_process(command, tmp_path)
     assert result.code == 2
     assert len(result.err.splitlines()) == 1
-    assert "not a results folder" in result.err
+    assert "not a complete results folder (missing config.yaml" in result.err
     assert "Traceback" not in result.err
+    failed = tmp_path / "failed"
+    shutil.copytree(short_run_dir, failed)
+    meta = json.loads((failed / "meta.json").read_text())
+    (failed / "meta.json").write_text(json.dumps({**meta, "status": "error"}))
+    result = kafka_sim_in_process(command, failed)
+    assert result.code == 2 and "the run did not finish" in result.err
+
+
+def test_animate_writes_the_message_flow_gif(
+    kafka_sim: Invoke, tmp_path: Path, short_run_dir: Path
+) -> None:
+    folder = tmp_path / short_run_dir.name
+    shutil.copytree(short_run_dir, folder)
+    result = kafka_sim("animate", folder)
+    assert result.code == 0, result.err
+    gif = folder / "plots" / "message_flow.gif"
+    assert result.out.splitlines() == [str(gif)]
+    assert gif.read_bytes()[:6] == b"GIF89a"
+    other = tmp_path / "other.gif"
+    result = kafka_sim("animate", folder, "--out", other, "--partition", "1")
+    assert result.code == 0 and other.read_bytes()[:6] == b"GIF89a"
+    result = kafka_sim("animate", folder, "--producer", "nobody")
+    assert result.code == 2 and "nothing" in result.err.lower()
 
 
 def test_failed_expectation_exits_1(kafka_sim: Invoke, tmp_path: Path) -> None:

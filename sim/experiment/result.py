@@ -30,6 +30,7 @@ import pandas as pd
 
 from sim.analysis.checker import ANOMALIES, Verdict
 from sim.analysis.recorder import TABLES, ensure_tables
+from sim.experiment.errors import IncompleteResultsError
 from sim.scenario import Scenario
 
 __all__ = [
@@ -42,10 +43,6 @@ __all__ = [
 ]
 
 RESULT_FILES = ("config.yaml", "meta.json", "summary.json", "verdict.json")
-
-
-class IncompleteResultsError(ValueError):
-    """A folder that is not a finished, successful run (one-line message naming the folder)."""
 
 
 class PlotAccessor:
