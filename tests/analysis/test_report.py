@@ -1,20 +1,16 @@
 """The report: plots/*.png and one self-contained report.html, checked in a real browser.
 
 The page must open from disk with no network: every plot is a `data:` URI, there is no script,
-stylesheet, font or image from elsewhere. Headless Chromium (Debian's `chromium`; `.ci/run`
-installs it when it can) loads a copy of the page with a small probe script added, and reports
-the size at which the summary table and every image rendered; a screenshot must not be blank.
+stylesheet, font or image from elsewhere. Headless Chromium (tests/browser.py) loads it: the
+summary table and every image must render with a real size, and a screenshot must not be blank.
 Without a browser the browser test is skipped with the reason printed (pytest -ra).
 """
 
 from __future__ import annotations
 
 import html
-import json
-import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -23,21 +19,7 @@ from PIL import Image, ImageStat
 import sim
 from sim.analysis.plots import PLOTS
 from sim.analysis.report import write_report
-
-PROBE = """<script>
-window.addEventListener("load", () => {
-  const box = (el) => { const r = el.getBoundingClientRect(); return [r.width, r.height]; };
-  const summary = document.getElementById("summary");
-  const out = {
-    images: [...document.images].map((i) => [i.alt, i.complete, i.naturalWidth, ...box(i)]),
-    summary: [...box(summary), summary.querySelectorAll("tbody tr").length],
-  };
-  const pre = document.createElement("pre");
-  pre.id = "kafka-sim-probe";
-  pre.textContent = JSON.stringify(out);
-  document.body.appendChild(pre);
-});
-</script>"""
+from tests.browser import NO_BROWSER, assert_report_renders, find_browser, screenshot
 
 
 @pytest.fixture(scope="module")
@@ -89,65 +71,13 @@ def test_report_of_a_result_in_memory_needs_a_folder(hello_kafka: Path, tmp_path
     assert "duration: 1000.0" in written[-1].read_text()
 
 
-def _browser() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
-def _chromium(browser: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    argv = [
-        browser,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--hide-scrollbars",
-        f"--user-data-dir={profile}",
-        *args,
-    ]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=240, env=dict(os.environ))
-
-
 @pytest.mark.slow
 def test_the_report_renders_in_headless_chromium(report_dir: Path, tmp_path: Path) -> None:
-    browser = _browser()
+    browser = find_browser()
     if browser is None:
-        pytest.skip("no Chromium on this machine (.ci/run installs Debian's chromium as root)")
-    page = (report_dir / "report.html").read_text()
-    probed = tmp_path / "probed.html"
-    probed.write_text(page.replace("</body>", PROBE + "</body>"))
-    dom = _chromium(
-        browser,
-        tmp_path / "profile-1",
-        "--virtual-time-budget=10000",
-        "--dump-dom",
-        probed.as_uri(),
-    )
-    match = re.search(r'<pre id="kafka-sim-probe">(.*?)</pre>', dom.stdout, re.S)
-    assert match is not None, dom.stderr[-2000:]
-    sizes = json.loads(html.unescape(match.group(1)))
-    width, height, rows = sizes["summary"]
-    assert width > 100 and height > 100 and rows >= 22
-    assert len(sizes["images"]) == len(PLOTS)
-    for alt, complete, natural_width, shown_width, shown_height in sizes["images"]:
-        assert complete and natural_width >= 800, alt
-        assert shown_width > 300 and shown_height > 100, alt
-
-    shot = tmp_path / "shot.png"
-    proc = _chromium(
-        browser,
-        tmp_path / "profile-2",
-        "--window-size=1200,3000",
-        f"--screenshot={shot}",
-        (report_dir / "report.html").as_uri(),
-    )
-    assert shot.exists(), proc.stderr[-2000:]
+        pytest.skip(NO_BROWSER)
+    assert_report_renders(browser, report_dir / "report.html", tmp_path, expected_images=len(PLOTS))
+    shot = screenshot(browser, report_dir / "report.html", tmp_path, (1200, 3000))
     with Image.open(shot) as image:
         grey = image.convert("L")
         assert grey.size == (1200, 3000)
