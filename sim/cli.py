@@ -115,6 +115,7 @@ def format_summary(result: Any) -> str:
                 ("sent", "records_sent", ""),
                 ("acked", "records_acked", ""),
                 ("failed", "records_failed", ""),
+                ("unfinished", "records_unfinished", ""),
                 ("consumed", "records_consumed", ""),
             ],
             s,
@@ -155,7 +156,8 @@ def format_summary(result: Any) -> str:
         _line(
             "availability",
             [
-                ("longest produce stall", "max_produce_unavailability_ms", ms),
+                ("longest partition stall", "max_produce_unavailability_ms", ms),
+                ("producer stall", "max_producer_stall_ms", ms),
                 ("controller failovers", "controller_failovers", ""),
                 ("longest", "max_controller_failover_ms", ms),
             ],
@@ -177,10 +179,19 @@ def format_summary(result: Any) -> str:
     return "\n".join(lines)
 
 
+def _warn_configs(file: str, scenario: Any) -> None:
+    """One stderr line per config the scenario sets that cannot change the run (not an error)."""
+    from sim.scenario.config_status import config_warnings
+
+    for warning in config_warnings(scenario):
+        print(f"{file}: warning: {warning}", file=sys.stderr)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from sim.experiment.run import run
 
     scenario = load_scenario(args.file, args.overrides)
+    _warn_configs(args.file, scenario)
     result = run(scenario, seed=args.seed, out=args.out, progress=False if args.quiet else None)
     report: Path | None = None
     if args.report and result.path is not None:
@@ -196,6 +207,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_validate(args: argparse.Namespace) -> int:
     for file in args.files:
         scenario = load_scenario(file, args.overrides)
+        _warn_configs(file, scenario)
         print(f"{file}: ok ({scenario.name})")
     return EXIT_OK
 

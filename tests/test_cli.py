@@ -45,6 +45,7 @@ META_KEYS = {
     "messages_delivered",
     "messages_dropped",
     "messages_retransmitted",
+    "warnings",
 }
 
 TINY_FAILING = """\
@@ -141,6 +142,7 @@ def assert_complete_results(folder: Path, seed: int, overrides: tuple[str, ...])
     assert meta["scenario"] == "hello-kafka"
     assert meta["simulated_ms"] >= scenario.duration_ms + scenario.drain_ms
     assert meta["events_processed"] > 0
+    assert meta["warnings"] == []  # hello-kafka sets no config that cannot change the run
     assert meta["messages_delivered"] > 0
 
     summary = json.loads((folder / "summary.json").read_text())
@@ -244,6 +246,8 @@ def test_run_writes_a_complete_results_folder(
     for label in ("records ", "checker ", "latency ", "consumers ", "elections ", "verdict "):
         assert re.search(rf"^{label}", result.out, re.M), label
     assert re.search(r"^verdict\s+OK$", result.out, re.M)
+    assert re.search(r"^records .*  failed 0  unfinished 0  consumed ", result.out, re.M)
+    assert re.search(r"^availability .*  producer stall [\d.,]+ ms  ", result.out, re.M)
     assert re.search(r"^\s+expect ok\s+lost_acked_records == 0 \(actual 0\)$", result.out, re.M)
     folder = results_path(result.out)
     assert folder.parent.parent == out

@@ -2,8 +2,9 @@
 
 Keys (`METRIC_KEYS`, the SUMMARY_KEYS list of contract C) and their sources:
 
-- records_sent / records_acked / records_failed: sum of produce.count over all rows / outcome
-  'acked' / outcome 'failed' ('unfinished' batches count as sent only).
+- records_sent / records_acked / records_failed / records_unfinished: sum of produce.count over
+  all rows / outcome 'acked' / 'failed' / 'unfinished' (neither acknowledged nor failed when the
+  run ended).
 - lost_acked_records, duplicated_records, reordered_records, records_consumed,
   duplicate_deliveries, unconsumed_records, skipped_records: the checker (`sim.analysis.checker`).
 - elections / unclean_elections (kind 'unclean'), max_election_ms and offline_partition_ms (max and
@@ -16,7 +17,9 @@ Keys (`METRIC_KEYS`, the SUMMARY_KEYS list of contract C) and their sources:
   functions; the lag is evaluated at every change point of either, from the group's first commit
   of that partition on (pandas merge_asof). When no commit gauge exists at all, the client view
   HW − position (entity 'consumer/T-P' metric position) is used instead.
-- max_produce_unavailability_ms: `produce_unavailability` (table produce).
+- max_produce_unavailability_ms (per partition) / max_producer_stall_ms (per producer instance):
+  `produce_unavailability` / `producer_stall` (table produce): the longest time records were
+  waiting and none was acknowledged, failed and unfinished batches included.
 - produce_latency_p50_ms / _p99_ms: per acknowledged record, produce.time_ms − its create time;
   e2e_latency_p50_ms / _p99_ms: per delivered record, its processing completion − create time.
   Kafka batches carry only the first and max CreateTime, so the create time of record i of n is
@@ -61,6 +64,7 @@ METRIC_KEYS: tuple[str, ...] = (
     "records_sent",
     "records_acked",
     "records_failed",
+    "records_unfinished",
     "lost_acked_records",
     "duplicated_records",
     "reordered_records",
@@ -76,6 +80,7 @@ METRIC_KEYS: tuple[str, ...] = (
     "max_controller_failover_ms",
     "max_consumer_lag",
     "max_produce_unavailability_ms",
+    "max_producer_stall_ms",
     "produce_latency_p50_ms",
     "produce_latency_p99_ms",
     "e2e_latency_p50_ms",
@@ -84,6 +89,7 @@ METRIC_KEYS: tuple[str, ...] = (
 
 FloatArray = np.ndarray[Any, np.dtype[Any]]  # float64 values
 IntArray = np.ndarray[Any, np.dtype[Any]]  # int64 values
+BoolArray = np.ndarray[Any, np.dtype[Any]]  # bool values
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq,
@@ -251,19 +257,96 @@ def _num(x: Any) -> float:
     return float(x)
 
 
-def produce_unavailability(produce: pd.DataFrame) -> float:
-    """Longest time a partition had records waiting while no produce request to it succeeded,
-    as producers saw it: for each acknowledged batch, from the later of its first record's
-    creation and the previous acknowledgement on the same partition, to its own
-    acknowledgement. 0.0 without acknowledged batches."""
-    acked = produce.loc[(produce["outcome"] == "acked").to_numpy(dtype=bool)]
-    if acked.empty:
+PRODUCER_CRASHED = "PRODUCER_CRASHED"  # produce.error of batches failed by their producer's crash
+
+
+def _waiting_until(done: FloatArray, acked: BoolArray, failed: BoolArray) -> FloatArray:
+    """Until when each batch of one group counts as waiting for an acknowledgement.
+
+    ``done`` is each batch's outcome time (``produce.time_ms``), ``acked`` marks acknowledged
+    batches and ``failed`` batches failed because of the cluster (a delivery timeout, a
+    non-retriable error, retries exhausted). Acknowledged: its acknowledgement. Unfinished: the
+    end of the run (its row's time). Failed because of the cluster: the group's next
+    acknowledgement at or after its failure, else the group's last outcome: a failure is
+    evidence that nothing could be written, until a write succeeds again. Failed by its
+    producer's crash (``PRODUCER_CRASHED``): the crash, which says nothing about the cluster."""
+    until = done.copy()
+    if failed.any():
+        acks = np.sort(done[acked])
+        after = np.searchsorted(acks, done[failed], side="left")
+        if len(acks):
+            next_ack = acks[np.minimum(after, len(acks) - 1)]
+            until[failed] = np.where(after < len(acks), next_ack, done.max())
+        else:
+            until[failed] = done.max()
+    return until
+
+
+def _longest_stall_of_group(
+    created: FloatArray, done: FloatArray, acked: BoolArray, failed: BoolArray
+) -> float:
+    """Longest stretch of one group's time during which some of its records were waiting
+    (`_waiting_until`) and none was acknowledged: the waiting intervals [first record's
+    creation, waiting until] are merged into busy stretches, and each stretch is cut at every
+    acknowledgement of the group; the longest piece."""
+    until = _waiting_until(done, acked, failed)
+    order = np.argsort(created, kind="stable")
+    created, until = created[order], until[order]
+    reach = np.maximum.accumulate(until)
+    new_stretch = np.ones(len(created), dtype=bool)
+    new_stretch[1:] = created[1:] > reach[:-1]
+    heads = np.flatnonzero(new_stretch)
+    starts = created[heads]
+    ends = np.maximum.reduceat(until, heads)
+    acks = done[acked]
+    # Every cut point in time order; at equal times a start comes before an acknowledgement,
+    # which comes before an end. A piece is the time from one point to the next, except from a
+    # stretch's end to the next stretch's start (nothing was waiting in between).
+    times = np.concatenate([starts, acks, ends])
+    kinds = np.repeat(np.array([0, 1, 2], dtype=np.int8), [len(starts), len(acks), len(ends)])
+    order = np.lexsort((kinds, times))
+    times, kinds = times[order], kinds[order]
+    pieces = np.diff(times)[kinds[:-1] != 2]
+    return float(pieces.max()) if len(pieces) else 0.0
+
+
+def _longest_stall(produce: pd.DataFrame, by: list[str]) -> float:
+    """The longest stall of any group of ``produce`` rows (grouped by the ``by`` columns)."""
+    if produce.empty:
         return 0.0
-    acked = acked.sort_values(["topic", "partition", "time_ms"], kind="stable")
-    previous = acked.groupby(["topic", "partition"], sort=False)["time_ms"].shift(1)
-    start = np.fmax(previous.to_numpy(dtype=np.float64), acked["first_create_ms"].to_numpy())
-    gaps = acked["time_ms"].to_numpy(dtype=np.float64) - start
-    return float(np.nanmax(np.maximum(gaps, 0.0)))
+    codes = produce.groupby(by, sort=True).ngroup().to_numpy()
+    order = np.argsort(codes, kind="stable")
+    codes = codes[order]
+    created = produce["first_create_ms"].to_numpy(dtype=np.float64)[order]
+    done = produce["time_ms"].to_numpy(dtype=np.float64)[order]
+    outcome = produce["outcome"]
+    acked = (outcome == "acked").to_numpy(dtype=bool)[order]
+    failed = ((outcome == "failed") & (produce["error"] != PRODUCER_CRASHED)).to_numpy(dtype=bool)
+    failed = failed[order]
+    bounds = np.flatnonzero(np.diff(codes)) + 1
+    return max(
+        _longest_stall_of_group(created[group], done[group], acked[group], failed[group])
+        for group in np.split(np.arange(len(codes)), bounds)
+    )
+
+
+def produce_unavailability(produce: pd.DataFrame) -> float:
+    """``max_produce_unavailability_ms``: the longest time one *partition* had records waiting
+    and none acknowledged (by any producer), as producers saw it. A record waits from its
+    creation to its acknowledgement; one that failed because of the cluster keeps the
+    partition unavailable until the partition's next acknowledgement (or its last outcome when
+    none came); one never finished waits to the end of the run. So a partition counts as
+    unavailable whether its batches were retried, failed or stuck. 0.0 without batches."""
+    return _longest_stall(produce, ["topic", "partition"])
+
+
+def producer_stall(produce: pd.DataFrame) -> float:
+    """``max_producer_stall_ms``: the longest time one *producer instance* had records waiting
+    and none of its records acknowledged (on any partition), with the waiting of
+    `produce_unavailability`. Catches a stalled producer writing beside a healthy one, which
+    the per-partition figure hides (the healthy producer's acknowledgements end its windows).
+    0.0 without batches."""
+    return _longest_stall(produce, ["producer"])
 
 
 def _durations(start: pd.Series, end: pd.Series) -> FloatArray:
@@ -285,6 +368,7 @@ def summarize(frames: Mapping[str, pd.DataFrame], verdict: Verdict | None = None
     out["records_sent"] = int(counts.sum())
     out["records_acked"] = int(counts[(outcome == "acked").to_numpy(dtype=bool)].sum())
     out["records_failed"] = int(counts[(outcome == "failed").to_numpy(dtype=bool)].sum())
+    out["records_unfinished"] = int(counts[(outcome == "unfinished").to_numpy(dtype=bool)].sum())
     out.update(v.counts())
 
     el = t["elections"]
@@ -300,6 +384,7 @@ def summarize(frames: Mapping[str, pd.DataFrame], verdict: Verdict | None = None
     out["max_controller_failover_ms"] = _num(cdur.max()) if len(cdur) else 0.0
 
     out["max_produce_unavailability_ms"] = produce_unavailability(produce)
+    out["max_producer_stall_ms"] = producer_stall(produce)
 
     lag = consumer_lag(t)
     out["max_consumer_lag"] = _num(lag["lag"].max()) if len(lag) else None

@@ -21,7 +21,23 @@ after ``for`` when given. Kinds:
 
 ``Outages`` remembers when nodes and partitions became unavailable so the elections and
 controller-elections tables can report the start of unavailability (the fault's time), not the
-moment the controller noticed.
+moment the controller noticed. A node is lost when a fault takes it away *in the cluster's view*:
+its process crashed, lost power, was wiped, paused or shut down, or a network partition cut it off
+from the coordination that keeps its session (see :meth:`FaultInjector._cut_from_coordination`):
+
+* a KRaft broker whose heartbeats can no longer reach the active controller
+  (``BrokerHeartbeatRequest``; the controller fences it after ``broker.session.timeout.ms``), or,
+  when the active controller itself lost its quorum, any controller of the majority side;
+* a ZooKeeper-mode broker that can reach no ZooKeeper server of the quorum's majority side (its
+  client tries every server; the session expires after ``zookeeper.session.timeout.ms``);
+* a KRaft controller or ZooKeeper server that cannot talk both ways with a majority of its
+  ensemble (Raft leaders resign, ZooKeeper answers ``CONNECTION_LOSS``);
+* a client cut off from every broker.
+
+A partition that only separates a leader from some of its followers or clients does not take the
+leader away (it keeps leading, the ISR shrinks), so a later election never starts at that cut.
+Simplification: reachability is judged when the partition is applied; a controller move later
+that turns an old cut into a lost session is not seen (that election then starts at its decision).
 """
 
 from __future__ import annotations
@@ -123,6 +139,9 @@ class FaultInjector:
         self.network = cluster.network
         self.rng = cluster.simenv.rng("nemesis")
         self._isolated: list[str] = []  # nodes marked lost by a partition, back on heal
+        # (source, target) pairs the partitions in force block, as Network.partition blocks
+        # them: membership only, never iterated to decide.
+        self._cut: set[tuple[str, str]] = set()
         self._events = cluster.simenv.recorder.table("events")
 
     # -- scheduling --
@@ -139,10 +158,10 @@ class FaultInjector:
         if action == "partition":
             groups = self._groups(fault.groups or [])
             self.network.partition(groups, one_way=fault.one_way)
-            if not fault.one_way:
-                # The first group is the one cut off: its nodes are unreachable from now on.
-                now = self.simenv.now
-                for name in groups[0]:
+            self._cut_links(groups, one_way=fault.one_way)
+            now = self.simenv.now
+            for name in self._cut_from_coordination():
+                if name not in self._isolated:
                     self.cluster.outages.node_lost(name, now)
                     self._isolated.append(name)
             self._record(action, "network", " | ".join(",".join(g) for g in groups))
@@ -221,6 +240,7 @@ class FaultInjector:
 
     def _heal_network(self, reason: str) -> None:
         self.network.heal()
+        self._cut.clear()
         for name in self._isolated:
             if self.network.nodes[name].alive and not self.network.nodes[name].paused:
                 self.cluster.outages.node_back(name)
@@ -230,6 +250,8 @@ class FaultInjector:
     def heal_all(self) -> None:
         """Start of the drain phase: every fault healed, crashed nodes restarted."""
         self.network.heal()
+        self._cut.clear()
+        self._isolated.clear()
         for node in self._nodes():
             if node.paused:
                 node.resume()
@@ -237,6 +259,51 @@ class FaultInjector:
                 node.restart()
             self.cluster.outages.node_back(node.name)
         self._record("heal", "all", "drain phase")
+
+    # -- who a partition takes away --
+    def _cut_links(self, groups: list[list[str]], *, one_way: bool) -> None:
+        """Remember the directed pairs a partition blocks (the same pairs as
+        ``Network.partition``: between groups, only from ``groups[0]`` when one-way)."""
+        for i, group in enumerate(groups):
+            for j, other in enumerate(groups):
+                if i == j or (one_way and i != 0):
+                    continue
+                self._cut.update((a, b) for a in group for b in other)
+
+    def _reaches(self, source: str, target: str) -> bool:
+        return source == target or (source, target) not in self._cut
+
+    def _keeps_quorum(self, name: str, ensemble: list[str]) -> bool:
+        """Whether ``name`` talks both ways with a majority of ``ensemble`` (itself included)."""
+        talking = sum(1 for m in ensemble if self._reaches(name, m) and self._reaches(m, name))
+        return talking > len(ensemble) // 2
+
+    def _cut_from_coordination(self) -> list[str]:
+        """The nodes (sorted) the partitions in force cut off from the coordination that keeps
+        their session: see the module docstring for the rule of each role."""
+        names = sorted(self.network.nodes)
+        controllers = [n for n in names if n.startswith("controller-")]
+        zookeepers = [n for n in names if n.startswith("zookeeper-")]
+        brokers = [n for n in names if n.startswith("broker-")]
+        healthy_controllers = [c for c in controllers if self._keeps_quorum(c, controllers)]
+        healthy_zookeepers = [z for z in zookeepers if self._keeps_quorum(z, zookeepers)]
+        active = self.cluster.active_controller_node()
+        if controllers and active is not None and active.name in healthy_controllers:
+            session_keepers = [active.name]  # heartbeats go to the active controller only
+        else:
+            session_keepers = healthy_controllers if controllers else healthy_zookeepers
+        cut = []
+        for name in names:
+            if name in controllers or name in zookeepers:
+                ensemble = controllers if name in controllers else zookeepers
+                lost = not self._keeps_quorum(name, ensemble)
+            elif name in brokers:
+                lost = not any(self._reaches(name, keeper) for keeper in session_keepers)
+            else:
+                lost = not any(self._reaches(name, b) for b in brokers)
+            if lost:
+                cut.append(name)
+        return cut
 
     # -- nemesis --
     def _nemesis_step(self, fault: FaultSpec, index: int) -> None:

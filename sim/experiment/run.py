@@ -28,6 +28,7 @@ from sim.cluster.net.engine import SimEnv
 from sim.experiment.progress import progress_bar
 from sim.experiment.result import Result, load_result
 from sim.scenario import Scenario
+from sim.scenario.config_status import config_warnings
 
 __all__ = ["Result", "load_result", "run", "run_id_for"]
 
@@ -124,6 +125,7 @@ def run(
         "messages_delivered": sum(link.delivered for link in cluster.network.links()),
         "messages_dropped": sum(link.dropped for link in cluster.network.links()),
         "messages_retransmitted": sum(link.retransmitted for link in cluster.network.links()),
+        "warnings": config_warnings(scenario),
     }
     result = Result(scenario, seed, run_id, frames, summary, verdict, expectations, meta)
     if out is not None:

@@ -14,5 +14,7 @@ Modules:
   ``ProducerStateManager``/``ProducerAppendInfo``).
 - ``partitioner``: murmur2 key partitioning and the 3.3+ sticky partitioner for null keys
   (KIP-794 ``BuiltInPartitioner``), ``__consumer_offsets`` partition of a group.
-- ``assignors``: the classic consumer-group ``RangeAssignor`` and ``RoundRobinAssignor``.
+- ``assignors``: consumer-group partition assignors: the classic protocol's range, roundrobin,
+  sticky and cooperative-sticky (run by the group leader) and KIP-848's server-side uniform and
+  range; ``partition.assignment.strategy`` parsing.
 """

@@ -16,7 +16,9 @@ log.retention.hours; segment.ms <- log.roll.ms else log.roll.hours; flush.ms <-
 log.flush.interval.ms else log.flush.scheduler.interval.ms.
 
 Simplified: only the configs the simulator models or a student is likely to look up are listed;
-security, serializers, interceptors and JMX configs are absent (unknown names are errors).
+security, serializers, interceptors and JMX configs are absent (unknown names are errors). Not
+every listed config is simulated: `sim.scenario.config_status` classifies each one (modelled,
+modelled in part, accepted without effect) and warns about the ones a scenario sets in vain.
 """
 
 from __future__ import annotations
@@ -1033,7 +1035,11 @@ def _default_text(d: ConfigDef) -> str:
 
 
 def render_tables(kinds: tuple[Kind, ...] = ("broker", "topic", "producer", "consumer")) -> str:
-    """Plain-text reference of the config tables (printed by `kafka-sim configs`)."""
+    """Plain-text reference of the config tables (printed by `kafka-sim configs`), with each
+    config's status (`sim.scenario.config_status`) and, below each table, what the configs that
+    are not fully modelled do and do not do."""
+    from sim.scenario.config_status import STATUS, status_text
+
     lines: list[str] = []
     for kind in kinds:
         table = TABLES[kind]
@@ -1046,15 +1052,27 @@ def render_tables(kinds: tuple[Kind, ...] = ("broker", "topic", "producer", "con
                 ""
                 if d.related is None or d.related == d.name
                 else ("topic: " if kind == "broker" else "broker: ") + d.related,
+                status_text(STATUS[(kind, d.name)]),
                 d.doc,
             )
             for d in table.values()
         ]
-        header = ("name", "type", "default", "valid", "maps to", "meaning")
-        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
+        header = ("name", "type", "default", "valid", "maps to", "status", "meaning")
+        columns = len(header) - 1
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(columns)]
         lines.append(f"{kind.upper()} configs (Kafka 3.9 defaults, {len(rows)} names)")
         for r in [header, *rows]:
-            cells = [r[i].ljust(widths[i]) for i in range(5)]
-            lines.append("  ".join([*cells, r[5]]).rstrip())
+            cells = [r[i].ljust(widths[i]) for i in range(columns)]
+            lines.append("  ".join([*cells, r[columns]]).rstrip())
+        notes = [
+            (name, status)
+            for name in table
+            if (status := STATUS[(kind, name)]).status != "modelled"
+        ]
+        if notes:
+            lines.append("")
+            lines.append("  not fully modelled:")
+            for name, status in notes:
+                lines.append(f"  {name}: {status_text(status)}: {status.note}")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

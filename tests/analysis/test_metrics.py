@@ -66,6 +66,7 @@ def test_record_counts() -> None:
     assert s["records_sent"] == 11
     assert s["records_acked"] == 4
     assert s["records_failed"] == 5
+    assert s["records_unfinished"] == 2
 
 
 def test_exact_latency_percentiles() -> None:

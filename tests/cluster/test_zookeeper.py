@@ -211,3 +211,27 @@ def test_store_quorum_ephemerals_and_conditional_writes() -> None:
     network.partition([["zookeeper-0"], ["zookeeper-2"]])
     assert not servers[0].has_quorum()
     assert not servers[2].has_quorum()
+
+
+def test_the_bootstrap_controller_runs_the_auto_leader_rebalance() -> None:
+    # auto.leader.rebalance.enable (default true) every 5 s here, threshold 0 %: broker-1 (the
+    # preferred leader of T-0) shuts down at 3 s and is back at 8 s; the first controller (no
+    # failover happened) gives it T-0 back at its next check. It used to schedule the check
+    # only after a controller failover.
+    text = scenario(
+        "  - {at: 3s, action: shutdown, target: broker-1, for: 5s}",
+        assignment="assignment: [[1, 2, 0], [2, 0, 1], [0, 1, 2]]",
+    ).replace(
+        "coordinator: zookeeper}",
+        "coordinator: zookeeper, config: {leader.imbalance.check.interval.seconds: 5, "
+        "leader.imbalance.per.broker.percentage: 0}}",
+    )
+    result = run_text(text)
+    assert result.frames["controller_elections"].empty
+    elections: pd.DataFrame = result.frames["elections"]
+    t0 = elections[elections.partition == 0]
+    assert list(zip(t0.kind, t0.old_leader, t0.new_leader, strict=True)) == [
+        ("controlled", 1, 2),
+        ("preferred", 2, 1),
+    ]
+    assert 8000.0 < t0.time_ms.iloc[1] <= 15000.0 + 100.0

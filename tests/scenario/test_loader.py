@@ -350,9 +350,10 @@ def _dump(d: dict[str, object]) -> str:
 
 
 def test_summary_keys() -> None:
-    assert len(SUMMARY_KEYS) == len(set(SUMMARY_KEYS)) == 22
+    assert len(SUMMARY_KEYS) == len(set(SUMMARY_KEYS)) == 24
     assert "lost_acked_records" in SUMMARY_KEYS and "e2e_latency_p99_ms" in SUMMARY_KEYS
     assert "max_produce_unavailability_ms" in SUMMARY_KEYS
+    assert "max_producer_stall_ms" in SUMMARY_KEYS and "records_unfinished" in SUMMARY_KEYS
     s = load_scenario_text("expect: {produce_errors.NOT_ENOUGH_REPLICAS: '<= 3', elections: '!=0'}")
     assert [(e.key, e.op, e.value) for e in s.expect] == [
         ("produce_errors.NOT_ENOUGH_REPLICAS", "<=", 3.0),

@@ -538,6 +538,7 @@ class ZkController:
         self.generation += 1
         self.outages.active_controller = self.broker_id
         self.outages.previous_active_controller = self.broker_id
+        self._schedule_rebalance()  # auto.leader.rebalance.enable from the start, as activate()
 
     def activate(self, epoch: int, epoch_version: int) -> None:
         """This broker just won ``/controller`` with ``epoch`` (onControllerFailover)."""
