@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -89,3 +89,28 @@ def test_a_run_with_a_forced_bar_counts_the_whole_simulated_time(
     assert bar.total == pytest.approx(result.meta["simulated_ms"] / 1000.0)
     assert bar.n == pytest.approx(bar.total)
     assert "simulating" in sys.stderr.getvalue()
+
+
+@pytest.mark.usefixtures("no_env")
+def test_a_notebook_gets_a_tqdm_auto_bar_from_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a Jupyter kernel (ipykernel's shell loaded) the bar is tqdm.auto's, shown at once
+    (no delay) and kept when done; without ipywidgets tqdm.auto falls back to text quietly."""
+
+    class ZMQInteractiveShell:
+        config: ClassVar[dict[str, Any]] = {"IPKernelApp": {}}
+
+    class FakeIPython:
+        @staticmethod
+        def get_ipython() -> ZMQInteractiveShell:
+            return ZMQInteractiveShell()
+
+    monkeypatch.setitem(sys.modules, "ipykernel.zmqshell", type(sys)("ipykernel.zmqshell"))
+    monkeypatch.setitem(sys.modules, "IPython", FakeIPython)  # type: ignore[arg-type]
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # not a terminal: still a bar
+    assert progress.in_notebook()
+    bar = progress.progress_bar(10_000.0)
+    assert bar is not None
+    try:
+        assert bar.total == 10.0 and bar.leave and not bar.delay
+    finally:
+        bar.close()
