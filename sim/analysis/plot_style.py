@@ -83,7 +83,13 @@ def styled(fn: F) -> F:
         import matplotlib
 
         with matplotlib.rc_context(STYLE):  # type: ignore[arg-type]
-            return fn(*args, **kwargs)
+            out = fn(*args, **kwargs)
+            # The first figure loads pyplot's backend, which in Jupyter switches interactive
+            # mode on; rc_context would switch it off again on exit and the notebook would
+            # stop showing figures. Keep what the backend decided.
+            interactive = matplotlib.is_interactive()
+        matplotlib.interactive(interactive)
+        return out
 
     return wrapper  # type: ignore[return-value]
 

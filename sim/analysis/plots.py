@@ -325,12 +325,47 @@ def _default_partitions(t: Tables, names: list[str], limit: int = 3) -> list[str
 
 
 @styled
-def hw_leo(tables: Tables, ax: Axes | None = None, partitions: Sequence[str] | None = None) -> Axes:
+def hw_leo(tables: Tables, ax: Axes | None = None, partitions: Sequence[str] | None = None) -> Any:
     """High watermark, log end offset and log start offset per partition, one track per broker
     that believes it leads. `partitions`: names like "ORDER-0" (default: up to three, those
-    with an election first)."""
+    with an election first). Without `ax`, several partitions get a panel each (one Figure,
+    shared time axis); with `ax`, they share it."""
     t = ensure_tables(tables)
-    ax = new_axes(ax)
+    shown = hw_leo_partitions(t) if partitions is None else list(partitions)
+    if ax is None and len(shown) > 1:
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(
+            len(shown), 1, figsize=(10.0, 3.4 * len(shown)), sharex=True, layout="constrained"
+        )
+        draw_hw_leo_panels(t, list(axes), shown)
+        return fig
+    return _hw_leo(t, new_axes(ax), shown)
+
+
+def hw_leo_partitions(tables: Tables) -> list[str]:
+    """The partitions `hw_leo` shows by default: up to three, those with an election first."""
+    t = ensure_tables(tables)
+    hw = _partition_gauges(t, "high_watermark")
+    leo = _partition_gauges(t, "log_end_offset")
+    names = sorted(
+        set(hw["entity"].astype(str)) | set(leo["entity"].astype(str)), key=_partition_key
+    )
+    return _default_partitions(t, names)
+
+
+def draw_hw_leo_panels(tables: Tables, axes: Sequence[Axes], partitions: Sequence[str]) -> None:
+    """One `hw_leo` panel per partition on `axes` (the report and the multi-panel figure)."""
+    for i, (panel, name) in enumerate(zip(axes, partitions, strict=True)):
+        hw_leo(tables, ax=panel, partitions=[name])
+        panel.set_title(f"{name}: high watermark and log end offset")
+        if i < len(axes) - 1:
+            panel.set_xlabel("")
+
+
+@styled
+def _hw_leo(tables: Tables, ax: Axes, shown: list[str]) -> Axes:
+    t = ensure_tables(tables)
     hw = _partition_gauges(t, "high_watermark")
     leo = _partition_gauges(t, "log_end_offset")
     lso = _partition_gauges(t, "log_start_offset")
@@ -342,7 +377,6 @@ def hw_leo(tables: Tables, ax: Axes | None = None, partitions: Sequence[str] | N
         ax.set_title("High watermark and log end offset")
         nothing_happened(ax, "no high watermark or log end offset was recorded")
         return finish(ax, t)
-    shown = list(partitions) if partitions is not None else _default_partitions(t, names)
     end = run_end_ms(t)
     moved_start = bool((lso["value"] > 0).any())
     tracks: dict[str, set[int]] = {}

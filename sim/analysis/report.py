@@ -59,15 +59,26 @@ def render_plots(
     """Draw every plot into `out_dir/<name>.png`; returns name -> file."""
     from matplotlib.figure import Figure
 
-    from sim.analysis.plots import PLOTS
+    from sim.analysis.plots import PLOTS, draw_hw_leo_panels, hw_leo_partitions
 
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     for name, plot in PLOTS.items():
-        fig = Figure(figsize=_figsize(name, tables), layout="constrained")
-        ax = fig.subplots()
-        kwargs: dict[str, Any] = {"label": label} if name == "durability" and label else {}
-        plot(tables, ax=ax, **kwargs)
+        if name == "hw_leo":  # one panel per partition shown
+            parts = hw_leo_partitions(tables)
+            fig = Figure(figsize=(10.0, max(4.8, 3.4 * len(parts))), layout="constrained")
+            if parts:
+                draw_hw_leo_panels(
+                    tables,
+                    list(fig.subplots(len(parts), 1, sharex=True, squeeze=False)[:, 0]),
+                    parts,
+                )
+            else:
+                plot(tables, ax=fig.subplots())
+        else:
+            fig = Figure(figsize=_figsize(name, tables), layout="constrained")
+            kwargs: dict[str, Any] = {"label": label} if name == "durability" and label else {}
+            plot(tables, ax=fig.subplots(), **kwargs)
         path = out_dir / f"{name}.png"
         fig.savefig(path, dpi=DPI)
         written[name] = path

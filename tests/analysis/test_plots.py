@@ -113,7 +113,8 @@ def test_each_plot_of_an_empty_run_says_so(name: str) -> None:
 
 @pytest.mark.parametrize("name", TIME_PLOTS)
 def test_time_axes_are_in_seconds_over_the_whole_run_with_fault_bands(name: str) -> None:
-    ax = plots.PLOTS[name](failover())
+    _, ax = plt.subplots()
+    plots.PLOTS[name](failover(), ax=ax)
     assert ax.get_xlabel() == "time (s)"
     assert ax.get_xlim() == pytest.approx((0.0, 30.0))  # the run's last record, in seconds
     [band] = by_gid(ax, "fault")
@@ -207,7 +208,8 @@ def test_isr_size_that_never_changes_is_a_readable_plot() -> None:
 
 def test_hw_leo_one_track_per_broker_that_believes_it_leads() -> None:
     """Issue 14 item 6: during the isolation the old and the new leader each get a track."""
-    ax = plots.hw_leo(failover())
+    _, ax = plt.subplots()
+    plots.hw_leo(failover(), ax=ax)
     hw = by_gid(ax, "hw")
     colours = sorted({line.get_color() for line in hw})
     assert colours == sorted({broker_colour(0), broker_colour(1)})
@@ -229,6 +231,18 @@ def test_hw_leo_one_track_per_broker_that_believes_it_leads() -> None:
         "not yet in all ISR",
         "log start offset",
     ]
+
+
+def test_hw_leo_without_axes_gives_each_partition_a_panel() -> None:
+    fig = plots.hw_leo(failover())
+    titles = [a.get_title() for a in fig.axes]
+    assert titles == [
+        "ORDER-0: high watermark and log end offset",
+        "ORDER-1: high watermark and log end offset",
+    ]
+    assert [a.get_xlabel() for a in fig.axes] == ["", "time (s)"]
+    assert {t.get_text() for t in by_gid(fig.axes[1], "track-label")} == {"ORDER-1 broker-1"}
+    assert plots.hw_leo_partitions(failover()) == ["ORDER-0", "ORDER-1"]
 
 
 def test_hw_leo_chooses_partitions_and_reads_older_tables_without_broker() -> None:
@@ -388,3 +402,24 @@ def test_durability_of_several_results(hello_kafka: Path) -> None:
 def test_the_palette_is_colour_blind_safe_okabe_ito() -> None:
     assert PALETTE[:3] == ("#0072B2", "#E69F00", "#009E73")
     assert broker_colour(1) == PALETTE[1] and broker_colour(9) == PALETTE[1]
+
+
+def test_the_style_keeps_the_interactive_mode_the_backend_chose() -> None:
+    """In Jupyter the first figure loads the inline backend, which switches interactive mode on;
+    restoring rcParams after a plot must not switch it off (the notebook would stop showing
+    figures)."""
+    import matplotlib
+
+    from sim.analysis.plot_style import styled
+
+    @styled
+    def draw() -> None:
+        matplotlib.interactive(True)  # what loading the inline backend does
+
+    before = matplotlib.is_interactive()
+    try:
+        matplotlib.interactive(False)
+        draw()
+        assert matplotlib.is_interactive()
+    finally:
+        matplotlib.interactive(before)
