@@ -55,6 +55,7 @@ COLOURS = {
     "consume": PALETTE[4],
     "commit": PALETTE[5],
     "error": PALETTE[3],
+    "span": PALETTE[4],
 }
 
 
@@ -192,14 +193,8 @@ def record_journey(
                 f"ProduceRequest (attempt {row['attempt']})",
             )
             end = lead[2] + count
-            journey.add(
-                "mark",
-                broker,
-                lead[1],
-                broker,
-                lead[1],
-                f"leader appends offsets {lead[2]}..{end - 1}",
-            )
+            offsets = f"offset {lead[2]}" if count == 1 else f"offsets {lead[2]}..{end - 1}"
+            journey.add("mark", broker, lead[1], broker, lead[1], f"leader appends {offsets}")
         if row["error"]:
             at = response if not np.isnan(response) else float(row["send_ms"])
             journey.add("error", name, at, name, at, f"attempt {row['attempt']}: {row['error']}")
@@ -371,7 +366,7 @@ def _draw_frame(ax: Axes, journey: Journey, lanes: list[str], now: float | None 
         ax.axvline(i, color="#9a9a9a", lw=1.2, zorder=0, gid="lane")
         role = "leader" if lane == leader else ("follower" if lane.startswith("broker-") else "")
         if lane == coordinator:
-            role = f"{role}, group\ncoordinator" if role else "group coordinator"
+            role = f"{role}, coordinator" if role else "group coordinator"
         title = f"{lane}\n({role})" if role else lane
         ax.text(
             i,
@@ -444,9 +439,11 @@ def _draw_frame(ax: Axes, journey: Journey, lanes: list[str], now: float | None 
             },
         )
         if frac >= 1.0:
+            # Labels sit 60 % along their arrow, so that arrows from one point to several
+            # lanes (the followers' fetches) keep their labels apart.
             ax.text(
-                (x0 + x1) / 2,
-                (t0 + t1) / 2,
+                x0 + (x1 - x0) * 0.6,
+                t0 + (t1 - t0) * 0.6,
                 hop.label,
                 ha="center",
                 va="bottom",
