@@ -379,6 +379,10 @@ def _draw_frame(ax: Axes, journey: Journey, lanes: list[str], now: float | None 
             fontweight="bold",
             gid="lane-label",
         )
+    fan_out: dict[tuple[str, float], list[Hop]] = {}
+    for hop in journey.hops:
+        if hop.source != hop.target:
+            fan_out.setdefault((hop.source, hop.start_ms), []).append(hop)
     for hop in journey.hops:
         t0, t1 = hop.start_ms - origin, hop.end_ms - origin
         if now is not None and hop.start_ms > now:
@@ -439,11 +443,13 @@ def _draw_frame(ax: Axes, journey: Journey, lanes: list[str], now: float | None 
             },
         )
         if frac >= 1.0:
-            # Labels sit 60 % along their arrow, so that arrows from one point to several
-            # lanes (the followers' fetches) keep their labels apart.
+            # Arrows leaving one point for several lanes (the followers' fetches) put their
+            # labels at different places along them, so that they do not overlap.
+            fan = fan_out.get((hop.source, hop.start_ms), [hop])
+            at = 0.5 if len(fan) == 1 else min(0.3 + 0.45 * fan.index(hop), 0.9)
             ax.text(
-                x0 + (x1 - x0) * 0.6,
-                t0 + (t1 - t0) * 0.6,
+                x0 + (x1 - x0) * at,
+                t0 + (t1 - t0) * at,
                 hop.label,
                 ha="center",
                 va="bottom",
