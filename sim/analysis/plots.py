@@ -839,9 +839,19 @@ def durability_counts(tables: Tables) -> dict[str, int]:
     return {label: int(counts[key]) for label, key in DURABILITY_BARS}
 
 
+def _tables_label(tables: Tables) -> str:
+    """`<scenario> seed <N>` from the tables' own columns (how a Result labels itself)."""
+    for frame in tables.values():
+        if len(frame) and "scenario" in frame.columns and "seed" in frame.columns:
+            return f"{frame['scenario'].iloc[0]} seed {int(frame['seed'].iloc[0])}"
+    return "run"
+
+
 def _runs(data: Any, label: str | None) -> list[tuple[str, Any]]:
+    if hasattr(data, "tables"):  # one Result
+        return [(label or str(data.label), data.tables)]
     if isinstance(data, Mapping) and "produce" in data:
-        return [(label or f"run {1}", data)]
+        return [(label or _tables_label(data), data)]
     if isinstance(data, Mapping):
         return [(str(k), getattr(v, "tables", v)) for k, v in data.items()]
     out = []

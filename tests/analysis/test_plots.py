@@ -397,6 +397,9 @@ def test_durability_of_several_results(hello_kafka: Path) -> None:
     ax2 = a.plot.durability()
     b.plot.durability(ax=ax2)
     assert [x.get_text() for x in ax2.get_legend().get_texts()] == labels
+    ax3 = plots.durability(a)  # one Result
+    plots.durability(b.tables, ax=ax3)  # bare tables name themselves from their columns
+    assert [x.get_text() for x in ax3.get_legend().get_texts()] == labels
 
 
 def test_the_palette_is_colour_blind_safe_okabe_ito() -> None:
