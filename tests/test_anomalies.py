@@ -29,9 +29,17 @@ def test_kip101_high_watermark_truncation_loses_acked_records_epoch_does_not(
     assert s["unclean_elections"] == 0
 
 
-@pytest.mark.parametrize(("elr", "lost"), [("false", True), ("true", False)])
-def test_last_replica_standing_loses_committed_data_without_elr(elr: str, lost: bool) -> None:
-    s = summary_of("last-replica-standing", f"cluster.protocol.eligible_leader_replicas={elr}")
+@pytest.mark.parametrize(
+    ("switch", "lost"),
+    [
+        ("cluster.protocol.eligible_leader_replicas=false", True),
+        ("cluster.protocol.eligible_leader_replicas=true", False),
+        # Kafka 3.9's own broker config turns ELR on just the same.
+        ("cluster.config.eligible.leader.replicas.enable=true", False),
+    ],
+)
+def test_last_replica_standing_loses_committed_data_without_elr(switch: str, lost: bool) -> None:
+    s = summary_of("last-replica-standing", switch)
     assert (s["lost_acked_records"] > 0) is lost
     assert s["unclean_elections"] == 0
 

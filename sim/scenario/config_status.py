@@ -247,9 +247,8 @@ BROKER_STATUS: dict[str, ConfigStatus] = {
     "group.consumer.session.timeout.ms": _no_effect(NO_GROUP_PROTOCOL),
     "group.consumer.heartbeat.interval.ms": _no_effect(NO_GROUP_PROTOCOL),
     "group.consumer.assignors": _no_effect(NO_GROUP_PROTOCOL),
-    "eligible.leader.replicas.enable": _no_effect(
-        "KIP-966 ELR is switched on by cluster.protocol.eligible_leader_replicas in this "
-        "simulator; this broker config is not read",
+    "eligible.leader.replicas.enable": _modelled(
+        "KIP-966 ELR; the same switch as cluster.protocol.eligible_leader_replicas",
         mode="kraft",
     ),
     "zookeeper.session.timeout.ms": _modelled(mode="zookeeper"),

@@ -116,7 +116,9 @@ def election_policy(topic: TopicSpec, cluster: ClusterSpec) -> ElectionPolicy:
     cfg = topic.config
     return ElectionPolicy(
         unclean=bool(cfg["unclean.leader.election.enable"]),
-        elr=cluster.protocol.eligible_leader_replicas,
+        # KIP-966: Kafka 3.9's broker config, or the simulator's generation switch.
+        elr=bool(cluster.config["eligible.leader.replicas.enable"])
+        or cluster.protocol.eligible_leader_replicas,
         min_isr=min(int(cfg["min.insync.replicas"]), topic.replication_factor),
     )
 
