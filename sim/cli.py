@@ -77,6 +77,10 @@ def _parser() -> argparse.ArgumentParser:
     animate.add_argument("--topic", default=None, help="... of this topic")
     animate.add_argument("--partition", type=int, default=None, help="... of this partition")
     animate.add_argument("--batch", type=int, default=None, help="... with this batch_id")
+    animate.add_argument(
+        "--frames", type=int, default=48, help="frames over the journey (default 48)"
+    )
+    animate.add_argument("--fps", type=int, default=8, help="frames per second (default 8)")
 
     configs = sub.add_parser("configs", help="print the supported Kafka configs and defaults")
     configs.add_argument("kind", nargs="?", choices=["broker", "topic", "producer", "consumer"])
@@ -251,8 +255,13 @@ def _cmd_animate(args: argparse.Namespace) -> int:
         "partition": args.partition,
         "batch_id": args.batch,
     }
+    if args.frames < 2 or args.fps < 1:
+        print("kafka-sim: error: --frames must be >= 2 and --fps >= 1", file=sys.stderr)
+        return EXIT_USAGE
     try:
-        print(animate_message_flow(result.tables, out, **selection))
+        print(
+            animate_message_flow(result.tables, out, frames=args.frames, fps=args.fps, **selection)
+        )
     except ValueError as e:
         print(f"kafka-sim: error: {args.folder}: {e}", file=sys.stderr)
         return EXIT_USAGE

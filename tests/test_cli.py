@@ -318,16 +318,18 @@ def test_animate_writes_the_message_flow_gif(
 ) -> None:
     folder = tmp_path / short_run_dir.name
     shutil.copytree(short_run_dir, folder)
-    result = kafka_sim("animate", folder)
+    result = kafka_sim("animate", folder, "--frames", "4", "--fps", "4")
     assert result.code == 0, result.err
     gif = folder / "plots" / "message_flow.gif"
     assert result.out.splitlines() == [str(gif)]
     assert gif.read_bytes()[:6] == b"GIF89a"
     other = tmp_path / "other.gif"
-    result = kafka_sim("animate", folder, "--out", other, "--partition", "1")
+    result = kafka_sim("animate", folder, "--out", other, "--partition", "1", "--frames", "3")
     assert result.code == 0 and other.read_bytes()[:6] == b"GIF89a"
     result = kafka_sim("animate", folder, "--producer", "nobody")
-    assert result.code == 2 and "nothing" in result.err.lower()
+    assert result.code == 2 and "nothing to follow: no produced batch matches" in result.err
+    result = kafka_sim("animate", folder, "--frames", "1")
+    assert result.code == 2 and "--frames must be >= 2" in result.err
 
 
 def test_failed_expectation_exits_1(kafka_sim: Invoke, tmp_path: Path) -> None:
