@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from sim.cluster.net.engine import SimEnv
+
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS_DIR = ROOT / "scenarios"
 HELLO_KAFKA = SCENARIOS_DIR / "hello-kafka.yaml"
@@ -86,3 +88,10 @@ def short_run_dir(tmp_path_factory: pytest.TempPathFactory, sim_cli: CliRunner) 
     folders = list((out / "hello-kafka").iterdir())
     assert len(folders) == 1, folders
     return folders[0]
+
+
+@pytest.fixture
+def zero_phases(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every periodic timer at phase 0 (``SimEnv.zero_phases``), as if every node booted at
+    exactly t = 0: for exact traces of in-process runs (not for CLI subprocesses)."""
+    monkeypatch.setattr(SimEnv, "zero_phases", True)

@@ -245,15 +245,33 @@ class LinkSpec(Model):
     bandwidth_bytes_per_ms: BandwidthBpms | None = Field(None, alias="bandwidth")
 
 
+LossMode = Literal["tcp", "drop"]
+
+
+def _loss_mode(value: Any) -> Any:
+    if value == "retransmit":
+        raise PathValueError(
+            (),
+            "loss_mode 'retransmit' was replaced by 'tcp' (per-segment loss, fast retransmit, "
+            "retransmission timeouts; the default): remove the key or write loss_mode: tcp",
+        )
+    return value
+
+
 class NetworkSpec(Model):
     """Default one-way latency, loss probability and bandwidth of every link, plus overrides."""
 
     latency: Distribution = Field(default_factory=lambda: constant(1.0))
+    # Probability that one transmission of a segment (loss_mode tcp) or one message (drop) is
+    # lost.
     loss: float = Field(0.0, ge=0, le=1)
-    # What a lost message means: "drop" (gone; the requester learns it by its timeout) or
-    # "retransmit" (TCP resends it after the retransmission timeout: it arrives late, and later
-    # messages on the same link wait behind it).
-    loss_mode: Literal["drop", "retransmit"] = "drop"
+    # What a loss means: "tcp" (the default: Kafka runs on TCP, which retransmits lost
+    # segments; they arrive late and hold back what follows on their connection, see
+    # sim/cluster/net/tcp.py and docs/network.md) or "drop" (explicit opt-in, UDP-like: the
+    # message is gone and the requester learns it by its timeout).
+    loss_mode: Annotated[LossMode, BeforeValidator(_loss_mode)] = "tcp"
+    # TCP maximum segment size: a message of S bytes is ceil(S / mss) segments.
+    mss: SizeBytes = Field(1460, ge=1)
     bandwidth_bytes_per_ms: BandwidthBpms | None = Field(None, alias="bandwidth")
     links: list[LinkSpec] = Field(default_factory=list)
 

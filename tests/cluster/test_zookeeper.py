@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+import pytest
 
 from sim import run
 from sim.analysis.recorder import Recorder
@@ -185,6 +186,7 @@ def test_selectors_and_final_state_in_zookeeper_mode() -> None:
     assert all(s.leader == s.replicas[0] for s in state.values())
 
 
+@pytest.mark.usefixtures("zero_phases")  # ticks at multiples of 3 s
 def test_store_quorum_ephemerals_and_conditional_writes() -> None:
     simenv = SimEnv(1, Recorder("r", 1, "zk"))
     network = Network(simenv, NetworkSpec())

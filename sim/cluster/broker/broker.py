@@ -19,7 +19,9 @@ Theory of operation
   as the previous response is processed; errors back off ``replica.fetch.backoff.ms``.
 * **Background tasks**: ``isr-expiration`` every ``replica.lag.time.max.ms / 2``; log
   retention every ``log.retention.check.interval.ms``; the OS page-cache flush every
-  ``disk.os_flush_interval`` (or after every append with ``disk.flush: every-append``).
+  ``disk.os_flush_interval`` (or after every append with ``disk.flush: every-append``); the HW
+  checkpoint every ``replica.high.watermark.checkpoint.interval.ms``. Each starts at a phase
+  drawn from the broker's stream (``Node.phase``): brokers do not boot in step.
 * **Group offsets**: commits are kept by the group coordinator broker (the leader of
   ``__consumer_offsets`` partition ``abs(hashCode(group)) % 50``). Simplification: the offsets
   topic itself is not simulated; commits live in that broker's memory.
@@ -208,15 +210,19 @@ class Broker(Node):
         self._events((self.simenv.now, self.name, "broker_started", ""))
 
     def _start_tasks(self) -> None:
+        """The periodic tasks (``KafkaScheduler``), each at its own phase: the broker process
+        did not start at t = 0 (``Node.phase``)."""
         lag = float(self.config["replica.lag.time.max.ms"])
-        self.after(lag / 2, self._isr_expiration, lag / 2)
-        check = float(self.config["log.retention.check.interval.ms"])
-        self.after(check, self._retention_task, check)
+        intervals = [(lag / 2, self._isr_expiration)]
+        intervals.append(
+            (float(self.config["log.retention.check.interval.ms"]), self._retention_task)
+        )
         if not self._flush_every_append:
-            interval = self.cluster.disk.os_flush_interval_ms
-            self.after(interval, self._flush_task, interval)
+            intervals.append((self.cluster.disk.os_flush_interval_ms, self._flush_task))
         checkpoint = float(self.config["replica.high.watermark.checkpoint.interval.ms"])
-        self.after(checkpoint, self._checkpoint_task, checkpoint)
+        intervals.append((checkpoint, self._checkpoint_task))
+        for interval, task in intervals:
+            self.after(interval - self.phase(interval), task, interval)
 
     # -- process lifecycle (faults) --
     def on_crash(self) -> None:

@@ -23,7 +23,10 @@ reconnect); clients also re-read what they watch after a reconnect.
 
 **Sessions** (``SessionTrackerImpl``/``ExpiryQueue``). Every request that reaches a server with a
 quorum refreshes the session; a session expires at the first tick boundary (``tickTime`` =
-3000 ms, ZooKeeper's default) after ``last heard + zookeeper.session.timeout.ms``. Expiry deletes
+3000 ms, ZooKeeper's default) after ``last heard + zookeeper.session.timeout.ms``. Tick
+boundaries are multiples of ``tickTime`` on the ensemble's own clock, so they sit at a phase
+drawn once per run (``SimEnv.phase("zookeeper", tickTime)``), not at multiples of 3 s of
+simulated time. Expiry deletes
 the session's ephemeral znodes (``/brokers/ids/N``, ``/controller``) and fires their watches.
 A client may also close its session (a ``close`` request: a broker's clean shutdown closes its
 ZooKeeper client), which does the same at once.
@@ -237,6 +240,9 @@ class ZkStore:
         self._next_session = 0
         self._had_quorum = True
         self._events = simenv.recorder.table("events")
+        # Tick boundaries are tick_offset + k * tick_ms (ZooKeeper's clock did not start at 0).
+        self.tick_offset = (tick_ms - simenv.phase("zookeeper", tick_ms)) % tick_ms
+        self._ticks = -1  # index of the last tick scheduled
 
     # -- setup --
     def bootstrap_node(self, path: str, data: Any, owner: int = 0) -> None:
@@ -254,7 +260,17 @@ class ZkStore:
         table.setdefault(path, set()).add(session_id)
 
     def start(self) -> None:
-        self.simenv.call_later(self.tick_ms, self._tick)
+        self._schedule_tick()
+
+    def _schedule_tick(self) -> None:
+        """The next tick boundary after now, computed (not summed) so that it never drifts."""
+        now = self.simenv.now
+        self._ticks = max(self._ticks + 1, math.floor((now - self.tick_offset) / self.tick_ms) + 1)
+        when = self.tick_offset + self._ticks * self.tick_ms
+        if when <= now:
+            self._ticks += 1
+            when += self.tick_ms
+        self.simenv.call_later(when - now, self._tick)
 
     def partition_states(self) -> dict[TopicPartition, PartitionState]:
         """Every ``/brokers/topics/T/partitions/P/state`` znode: the authoritative metadata."""
@@ -279,14 +295,14 @@ class ZkStore:
                 session.last_heard = now
         else:
             for sid in sorted(self.sessions):
-                if self.expires_at(self.sessions[sid]) <= now:
+                if self.expires_at(self.sessions[sid]) <= now + 1e-6:
                     self.expire(sid)
-        self.simenv.call_later(self.tick_ms, self._tick)
+        self._schedule_tick()
 
     def expires_at(self, session: Session) -> float:
         """First tick boundary after last heard + timeout (ZooKeeper's ``ExpiryQueue``)."""
-        deadline = session.last_heard + self.session_timeout_ms
-        return (math.floor(deadline / self.tick_ms) + 1) * self.tick_ms
+        deadline = session.last_heard + self.session_timeout_ms - self.tick_offset
+        return (math.floor(deadline / self.tick_ms) + 1) * self.tick_ms + self.tick_offset
 
     def expire(self, session_id: int, kind: str = "zk_session_expired") -> None:
         """End a session (expired, or closed by its client): its ephemerals go, watches fire."""
@@ -423,7 +439,7 @@ class ZooKeeperNode(Node):
         return not self.network.link(self.name, client).blocked
 
     def notify(self, client: str, event: WatchedEvent) -> None:
-        self.send_request(client, "ZkWatch", event, ZK_BYTES, None, None)
+        self.push(client, "ZkWatch", event, ZK_BYTES, "data")
 
     def handle_request(self, source: str, request: Request) -> None:
         if request.api != "Zk":

@@ -9,6 +9,8 @@ Theory of operation (kafka-semantics §3.2, ``BrokerLifecycleManager``, ``Broker
 * It heartbeats every ``broker.heartbeat.interval.ms`` with its applied metadata offset; the
   controller unfences it once caught up to its registration and fences it when heartbeats stop
   for ``broker.session.timeout.ms``. A restarted broker registers again (new broker epoch).
+  The first heartbeat comes at a phase drawn in [0, interval) (``Node.phase``): brokers do not
+  boot in step, so a crash at a round time does not always land just before a heartbeat.
 * ISR changes go to the controller as AlterPartition requests; the answer comes once committed.
 * Clients' Metadata requests are answered from this broker's image, so a broker cut off from
   the controller keeps serving its old view (the zombie leader of §3.2.8).
@@ -23,6 +25,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sim.cluster.coordination.controller_kraft import (
+    MAX_FETCH_WAIT_MS,
     BrokerHeartbeatRequest,
     BrokerRegistrationRequest,
     ControllerResponse,
@@ -111,9 +114,20 @@ class KRaftBrokerClient:
 
     # -- lifecycle --
     def start(self) -> None:
+        """Time 0: the bootstrap roles, then heartbeats and the metadata fetch loop, each at its
+        own phase (the broker process did not start exactly at t = 0)."""
         self._publish_all()
-        self._heartbeat()
-        self._fetch()
+        broker = self.broker
+        first_heartbeat = broker.phase(self.heartbeat_interval_ms)
+        if first_heartbeat > 0.0:
+            broker.after(first_heartbeat, self._heartbeat)
+        else:
+            self._heartbeat()
+        first_fetch = broker.phase(MAX_FETCH_WAIT_MS)
+        if first_fetch > 0.0:
+            broker.after(first_fetch, self._fetch)
+        else:
+            self._fetch()
 
     def restart(self, unclean: bool) -> None:
         """After a crash: register again, catch up, then take roles from the image."""

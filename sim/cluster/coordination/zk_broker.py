@@ -5,10 +5,14 @@ Theory of operation (kafka-semantics §3.1; ``ZooKeeperClient``, ``KafkaZkClient
 ``KafkaController.elect``, ``ReplicaManager.becomeLeaderOrFollower``, ``ZkMetadataCache``)
 --------------------------------------------------------------------------------------------
 * **Session.** The broker talks to one ZooKeeper server (``zookeeper-<broker id mod N>`` at
-  first) and pings it every ``zookeeper.session.timeout.ms / 3``. A ping that fails (no answer
-  within that interval, connection reset, or ``CONNECTION_LOSS`` from a server without a quorum)
-  moves the client to the next server and pings again shortly. Other ZK requests are retried on
-  the next server the same way, until answered (Kafka's ``retryRequestsUntilConnected``).
+  first) and pings it as ZooKeeper's ``ClientCnxn`` does (:func:`ping_interval_ms`): with
+  ``readTimeout = 2/3`` of the session timeout, a ping goes out once the client has sent nothing
+  for ``readTimeout / 2 - 1 s`` (5 s for Kafka's 18 s), the first one at a phase drawn in
+  [0, interval) (the broker did not boot at t = 0). A ping that fails (no answer before the
+  client has heard nothing for ``readTimeout``, connection reset, or ``CONNECTION_LOSS`` from a
+  server without a quorum) moves the client to the next server and pings again shortly. Other
+  ZK requests are retried on the next server the same way, until answered (Kafka's
+  ``retryRequestsUntilConnected``).
   After such a reconnect the broker reads ``/controller`` (and, as controller, ``/brokers/ids``)
   again, as ZooKeeper's watch replay would make it.
   ``SESSION_EXPIRED`` ends the session: if this broker was controller it resigns; it opens a new
@@ -96,6 +100,26 @@ TopicPartition = tuple[str, int]
 RECONNECT_BACKOFF_MS = 100.0  # before retrying on the next ZooKeeper server
 REGISTER_RETRY_MS = 1000.0  # /brokers/ids/N still held by the previous session
 REQUEST_BYTES = 64
+MAX_SEND_PING_INTERVAL_MS = 10_000.0  # ClientCnxn: ping at least this often
+
+
+def ping_interval_ms(session_timeout_ms: float) -> float:
+    """How long a ZooKeeper client stays silent before it pings (``ClientCnxn.SendThread.run``).
+
+    ``readTimeout = sessionTimeout * 2 / 3`` (integer ms); the time to the next ping is
+    ``readTimeout / 2 - idleSend``, less another second once ``idleSend`` exceeds 1 s ("to
+    prevent race condition missing to send the second ping"), and a ping also goes out whenever
+    nothing was sent for 10 s. So the client pings after ``readTimeout / 2 - 1000`` ms of silence
+    (5,000 ms for Kafka's 18 s session), after just over 1 s when ``readTimeout / 2`` is between
+    1 and 2 s, and after ``readTimeout / 2`` below that."""
+    half = (int(session_timeout_ms) * 2 // 3) // 2
+    if half - 1000 > 1000:
+        interval = float(half - 1000)
+    elif half > 1000:
+        interval = 1000.0
+    else:
+        interval = float(half)
+    return min(interval, MAX_SEND_PING_INTERVAL_MS)
 
 
 class ZkBrokerClient:
@@ -113,8 +137,10 @@ class ZkBrokerClient:
         self.broker_id = broker.broker_id
         cfg = cluster.config
         self.session_timeout_ms = float(cfg["zookeeper.session.timeout.ms"])
-        self.ping_interval_ms = self.session_timeout_ms / 3.0
+        self.ping_interval_ms = ping_interval_ms(self.session_timeout_ms)
         self.zk_timeout_ms = self.session_timeout_ms * 2.0 / 3.0  # ZK client readTimeout
+        self.last_send = 0.0  # when this client last sent anything to ZooKeeper
+        self.last_heard = 0.0  # when it last got an answer
         self.request_timeout_ms = float(cfg.get("request.timeout.ms", 30000))
         self.retry_backoff_ms = float(cfg["controller.quorum.retry.backoff.ms"])
         self.shutdown_enabled = bool(cfg.get("controlled.shutdown.enable", True))
@@ -159,7 +185,11 @@ class ZkBrokerClient:
         for key in sorted(self.cache):
             self._apply(key, self.cache[key])
         self._publish_eligibility()
-        self.broker.after(self.ping_interval_ms, self._ping)
+        # The session's last exchange was at some phase before t = 0 (the broker did not boot
+        # at t = 0): the first ping comes when that silence reaches the ping interval.
+        now = self.broker.simenv.now
+        self.last_send = self.last_heard = now - self.broker.phase(self.ping_interval_ms)
+        self.broker.after(self.last_send + self.ping_interval_ms - now, self._ping)
 
     def restart(self, unclean: bool) -> None:
         """After a crash: a new session, registration, then roles from the controller. (No ELR
@@ -171,6 +201,17 @@ class ZkBrokerClient:
         self.applied.clear()
         self._connect()
         self.broker.after(self.ping_interval_ms, self._ping)
+
+    def _send_zk(
+        self,
+        request: ZkRequest,
+        size: int,
+        timeout_ms: float | None,
+        done: Callable[[ZkResponse | None, str | None], None] | None,
+    ) -> None:
+        """Every request to ZooKeeper goes through here: it resets the ping clock."""
+        self.last_send = self.broker.simenv.now
+        self.broker.send_request(self._server(), "Zk", request, size, timeout_ms, done)
 
     # -- ZooKeeper plumbing --
     def _server(self) -> str:
@@ -190,6 +231,8 @@ class ZkBrokerClient:
             return
 
         def done(response: ZkResponse | None, error: str | None) -> None:
+            if response is not None:
+                self.last_heard = self.broker.simenv.now
             if self.session_id != sid:
                 callback(None)
                 return
@@ -205,9 +248,7 @@ class ZkBrokerClient:
             callback(response)
 
         size = ZK_BYTES + 32 * sum(len(t) for t in txns)
-        self.broker.send_request(
-            self._server(), "Zk", ZkRequest(sid, txns), size, self.zk_timeout_ms, done
-        )
+        self._send_zk(ZkRequest(sid, txns), size, self.zk_timeout_ms, done)
 
     def _retry(
         self, sid: int, txns: list[list[ZkOp]], callback: Callable[[ZkResponse | None], None]
@@ -217,34 +258,44 @@ class ZkBrokerClient:
             return
         self.zk_request(txns, callback)
 
-    def _ping(self) -> None:
+    def _ping(self, reconnect: bool = False) -> None:
+        """Ping once nothing was sent for ``ping_interval_ms`` (other requests count); after a
+        failure (``reconnect``) at once, on the next server (ClientCnxn reconnects then)."""
         sid = self.session_id
         if sid == 0:
             self.broker.after(self.ping_interval_ms, self._ping)
             return
+        now = self.broker.simenv.now
+        due = self.last_send + self.ping_interval_ms
+        if not reconnect and due > now + 1e-6:
+            self.broker.after(due - now, self._ping)
+            return
 
         def done(response: ZkResponse | None, error: str | None) -> None:
+            if response is not None:
+                self.last_heard = self.broker.simenv.now
             if response is not None and response.error == SESSION_EXPIRED:
                 if self.session_id == sid:
                     self._on_session_expired()
             elif response is None or response.error is not None:
                 self._next_server()
                 self._resync = True
-                self.broker.after(RECONNECT_BACKOFF_MS, self._ping)
+                self.broker.after(RECONNECT_BACKOFF_MS, self._ping, True)
                 return
             elif self._resync:
                 self._resync = False
                 self._reread_watches()
-            self.broker.after(self.ping_interval_ms, self._ping)
+            next_ping = self.last_send + self.ping_interval_ms - self.broker.simenv.now
+            self.broker.after(max(0.0, next_ping), self._ping)
 
-        self.broker.send_request(
-            self._server(),
-            "Zk",
-            ZkRequest(sid, [[ZkOp("ping")]]),
-            ZK_BYTES,
-            self.ping_interval_ms,
-            done,
-        )
+        if reconnect:
+            # A new connection: ClientCnxn waits connectTimeout (session timeout / servers).
+            self.last_heard = now
+            timeout = self.session_timeout_ms / self.servers
+        else:
+            # ClientCnxn gives up on a server once it has heard nothing for readTimeout.
+            timeout = max(self.last_heard + self.zk_timeout_ms - now, RECONNECT_BACKOFF_MS)
+        self._send_zk(ZkRequest(sid, [[ZkOp("ping")]]), ZK_BYTES, timeout, done)
 
     def _reread_watches(self) -> None:
         """After a reconnect: read what this broker watches again, in case a notification was
@@ -268,6 +319,7 @@ class ZkBrokerClient:
                 self._next_server()
                 self.broker.after(RECONNECT_BACKOFF_MS, self._connect)
                 return
+            self.last_heard = self.broker.simenv.now
             self.session_id = response.session_id
             self._events(
                 (
@@ -279,14 +331,7 @@ class ZkBrokerClient:
             )
             self._register()
 
-        self.broker.send_request(
-            self._server(),
-            "Zk",
-            ZkRequest(0, [[ZkOp("connect")]]),
-            ZK_BYTES,
-            self.zk_timeout_ms,
-            done,
-        )
+        self._send_zk(ZkRequest(0, [[ZkOp("connect")]]), ZK_BYTES, self.zk_timeout_ms, done)
 
     def _register(self) -> None:
         sid = self.session_id
@@ -465,14 +510,7 @@ class ZkBrokerClient:
     def _stop(self) -> None:
         """Close the ZooKeeper session (its ephemerals go at once), flush and exit."""
         if self.session_id != 0:
-            self.broker.send_request(
-                self._server(),
-                "Zk",
-                ZkRequest(self.session_id, [[ZkOp("close")]]),
-                ZK_BYTES,
-                None,
-                None,
-            )
+            self._send_zk(ZkRequest(self.session_id, [[ZkOp("close")]]), ZK_BYTES, None, None)
             self.session_id = 0
         self.broker.finish_controlled_shutdown()
 

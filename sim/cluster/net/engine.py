@@ -99,6 +99,10 @@ class Timer:
 class SimEnv:
     """SimPy environment plus the run's seed, named random streams and recorder."""
 
+    # Tests only: start every periodic timer at phase 0 (as if every node booted at exactly
+    # t = 0), so that a trace test can state exact times. Never set by a scenario.
+    zero_phases: bool = False
+
     def __init__(self, seed: int, recorder: Any = None) -> None:
         self.env = _CountingEnvironment()
         self.seed = int(seed)
@@ -122,6 +126,14 @@ class SimEnv:
             )
             self._rngs[name] = generator
         return generator
+
+    def phase(self, name: str, interval: float) -> float:
+        """The phase of a periodic timer of component ``name``: uniform in [0, interval) from
+        the stream ``{name}:phase`` (real nodes boot at slightly different times, so their
+        heartbeats, pings and ticks are not aligned); 0 under ``zero_phases``."""
+        if self.zero_phases or interval <= 0.0:
+            return 0.0
+        return float(self.rng(f"{name}:phase").uniform(0.0, interval))
 
     def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> Timer:
         """Run ``fn(*args)`` after ``delay`` ms of simulated time; returns a cancellable Timer."""

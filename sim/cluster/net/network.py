@@ -4,24 +4,34 @@ Theory of operation
 -------------------
 Every ordered pair of nodes has a directed link. A message on a link is delivered after
 ``latency`` (drawn from the link's distribution) plus ``size / bandwidth`` when a bandwidth is
-set (the link then serialises messages one after another). Delivery is FIFO per directed link,
-because Kafka's connections are TCP: a message never overtakes an earlier one on the same link,
-whatever latency it drew. A lost message (``loss``) is, by ``network.loss_mode``, either
-dropped (``drop``: the requester only learns of it through its own timeout, as with a
-black-holed connection) or resent by TCP (``retransmit``: it arrives one retransmission timeout
-later, 200 ms doubling per repeated loss, and later messages on the link wait behind it).
+set (the link then serialises messages one after another). A link is one network path with FIFO
+queues: a message never overtakes an earlier one on the same link, whatever latency it drew
+(latency jitter is queueing, shared by everything on the path). Messages travel on TCP
+connections (``sim.cluster.net.tcp``): a retransmitted segment arrives late and holds back
+only its own connection, never other connections on the same link.
+
+A link's ``loss`` is, by ``network.loss_mode``:
+* ``tcp`` (the default): the loss of a *segment* (``network.mss`` bytes) that TCP repairs:
+  fast retransmit about a round trip later when data follows it, the retransmission timeout
+  (at least 200 ms, doubling per repeated loss) for the last segment in flight; everything
+  behind it on its connection waits (head-of-line blocking); only ``tcp_retries2`` losses in a
+  row of one segment reset the connection. See ``sim.cluster.net.tcp``.
+* ``drop`` (explicit opt-in, UDP-like, for teaching what TCP saves us from): a lost message
+  silently vanishes, and the requester only learns of it through its own timeout, as with a
+  black-holed connection.
 
 Links take the scenario's ``network`` defaults, overridden by every matching ``links:`` entry in
 order ("*" matches any node). Faults partition (block) or degrade links at run time and heal
-them.
+them. A partitioned link drops every message (not TCP loss: Kafka learns of it by timeouts).
 
-RPC: a node sends a ``Request`` carrying a correlation id (as in Kafka's request header). Like
-Kafka's ``NetworkClient``, answers are handed over in request order per connection, and a
-request timeout (one watchdog timer per connection) closes the connection: every request in
-flight on it fails. A request to a dead process on a live host is refused at once (RST).
+RPC: a node sends a ``Request`` carrying a correlation id (as in Kafka's request header) on a
+named connection to the target. Like Kafka's ``NetworkClient``, answers are handed over in
+request order per connection, and a request timeout (one watchdog timer per connection) closes
+the connection: every request in flight on it fails. A request to a dead process on a live host
+is refused at once (RST).
 
-Simplifications: connections are not objects (no setup cost, no TLS); TCP retransmission is
-timeout-based only (no fast retransmit).
+Simplifications: connection setup costs nothing (no handshake, no TLS); TCP's own
+simplifications are listed in ``sim.cluster.net.tcp``.
 """
 
 from __future__ import annotations
@@ -33,15 +43,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sim.cluster.net.tcp import DEFAULT_MSS, Connection, Stream
+
 if TYPE_CHECKING:
     from sim.cluster.net.engine import SimEnv, Timer
     from sim.scenario import Distribution, NetworkSpec
 
-__all__ = ["Link", "Network", "Node", "Request", "Response", "Sampler"]
+__all__ = ["Connection", "Link", "Network", "Node", "Request", "Response", "Sampler"]
 
 _Z99 = 2.3263478740408408  # standard normal quantile of 0.99
-RTO_MIN_MS = 200.0  # Linux TCP_RTO_MIN: the shortest retransmission timeout
-MAX_RETRANSMISSIONS = 15  # tcp_retries2
 
 
 class Sampler:
@@ -131,9 +141,10 @@ class Request:
     """A request with Kafka-style correlation id; ``body`` is the API-specific payload.
 
     ``connection`` names the client connection it travels on ("data" or "group"): the broker
-    serves one request per connection at a time and answers in order."""
+    serves one request per connection at a time and answers in order. ``reply_stream`` is the
+    way back on that connection, set when it is sent."""
 
-    __slots__ = ("api", "body", "connection", "correlation_id", "size")
+    __slots__ = ("api", "body", "connection", "correlation_id", "reply_stream", "size")
 
     def __init__(self, api: str, correlation_id: int, body: Any, size: int) -> None:
         self.api = api
@@ -141,6 +152,7 @@ class Request:
         self.body = body
         self.size = size
         self.connection = connection_of(api)
+        self.reply_stream: Stream | None = None
 
 
 class Response:
@@ -209,31 +221,21 @@ class Link:
 
 
 class Network:
-    """Nodes by name and the directed links between them."""
+    """Nodes by name, the directed links between them and the TCP connections over them."""
 
     def __init__(self, simenv: SimEnv, spec: NetworkSpec) -> None:
         self.simenv = simenv
         self.spec = spec
         self.nodes: dict[str, Node] = {}
         self._links: dict[tuple[str, str], Link] = {}
-        self.retransmit = spec.loss_mode == "retransmit"
+        self._connections: dict[tuple[str, str, str], Connection] = {}
+        self._connections_of: dict[str, list[Connection]] = {}  # node -> its connections
+        self.drop_lost = spec.loss_mode == "drop"
+        self.mss = int(getattr(spec, "mss", DEFAULT_MSS))
         self._blocked: set[tuple[str, str]] = set()  # membership only, never iterated to decide
         self._degradations: list[tuple[str, str, Sampler | None, float | None, float | None]] = []
 
     # -- faults: partitions and degradations (Maelstrom-style nemesis operations) --
-    @staticmethod
-    def _retransmission_delay(link: Link) -> float:
-        """``loss_mode: retransmit``: TCP resends a lost segment after the retransmission
-        timeout (Linux TCP_RTO_MIN, 200 ms), doubling each time the resend is lost too."""
-        delay, rto = 0.0, RTO_MIN_MS
-        for _ in range(MAX_RETRANSMISSIONS):
-            delay += rto
-            rto *= 2
-            if not link.lost():
-                break
-        link.retransmitted += 1
-        return delay
-
     def partition(self, groups: list[list[str]], *, one_way: bool = False) -> None:
         """Drop every message between nodes of different groups (only from groups[0] to the
         others when ``one_way``). Messages already in flight still arrive."""
@@ -314,40 +316,72 @@ class Network:
         self._apply_degradation(link, source, target)
         return link
 
-    def send(self, source: str, target: str, message: Request | Response, size: int) -> None:
-        """Put ``message`` on the link source->target; it arrives later or is lost."""
-        link = self._links.get((source, target))
-        if link is None:
-            link = self.link(source, target)
-        penalty = 0.0
+    # -- connections --
+    def connection(self, client: str, server: str, name: str) -> Connection:
+        """The TCP connection ``name`` from ``client`` to ``server`` (created on first use)."""
+        key = (client, server, name)
+        connection = self._connections.get(key)
+        if connection is None:
+            connection = Connection(
+                self.nodes[client],
+                self.nodes[server],
+                name,
+                self.link(client, server),
+                self.link(server, client),
+            )
+            self._connections[key] = connection
+            self._connections_of.setdefault(client, []).append(connection)
+            if server != client:
+                self._connections_of.setdefault(server, []).append(connection)
+        return connection
+
+    def close_connections_of(self, node: str) -> None:
+        """A process died: its sockets are gone, data held back on them is never delivered."""
+        for connection in self._connections_of.get(node, ()):
+            connection.close()
+
+    def transmit(self, stream: Stream, message: Request | Response, size: int) -> None:
+        """Put ``message`` on ``stream`` (one direction of a connection); it arrives later, in
+        order on its connection, or is lost (partition, ``loss_mode: drop``, dead process)."""
+        link = stream.link
         if link.blocked:
             link.dropped += 1
             return
-        if link.lost():
-            if not self.retransmit:
-                link.dropped += 1
-                return
-            penalty = self._retransmission_delay(link)
-        receiver = self.nodes[target]
-        if not receiver.alive and receiver.refuses_connections and isinstance(message, Request):
+        loss = link.loss
+        if loss > 0.0 and self.drop_lost and link.lost():
+            link.dropped += 1
+            return
+        receiver = stream.receiver
+        if not receiver.alive and receiver.refuses_connections and type(message) is Request:
             # The process is dead but its host is up: the connection is refused (RST) one
             # hop later, and the sender fails its requests on it at once.
             link.dropped += 1
-            self.simenv.call_later(link.latency(), self.nodes[source].disconnect, target)
+            sender = self.nodes[stream.sender]
+            self.simenv.call_later(link.latency(), sender.disconnect, receiver.name)
             return
-        env = self.simenv.env
-        now = env.now
+        now = self.simenv.env._now
+        latency = link.latency()
         if link.bandwidth is not None:
             start = link.busy_until if link.busy_until > now else now
             link.busy_until = start + size / link.bandwidth
-            arrival = link.busy_until + link.latency() + penalty
+            arrival = link.busy_until + latency
         else:
-            arrival = now + link.latency() + penalty
+            arrival = now + latency
         if arrival < link.last_arrival:
-            arrival = link.last_arrival  # FIFO: TCP never reorders one connection
+            arrival = link.last_arrival  # one path, FIFO queues: no overtaking on a link
         link.last_arrival = arrival
+        if loss > 0.0 and not self.drop_lost:
+            stream.send_lossy(self.simenv, message, now, arrival, latency, size, self.mss)
+            return
+        if arrival < stream.last_arrival:
+            arrival = stream.last_arrival  # behind a retransmission on its connection
+        stream.last_arrival = arrival
         link.delivered += 1
-        self.simenv.call_later(arrival - now, self.nodes[target].deliver, source, message)
+        if arrival <= stream.late_until:  # held back behind a retransmission
+            generation = stream.connection.generation
+            self.simenv.call_later(arrival - now, stream.deliver_late, generation, message)
+        else:
+            self.simenv.call_later(arrival - now, receiver.deliver, stream.sender, message)
 
 
 RequestCallback = Callable[[Any, str | None], None]
@@ -357,12 +391,9 @@ _NO_RESPONSE = object()
 
 
 class _Pending:
-    __slots__ = ("callback", "connection", "deadline", "held", "target")
+    __slots__ = ("callback", "connection", "deadline", "held")
 
-    def __init__(
-        self, target: str, connection: str, callback: RequestCallback, deadline: float
-    ) -> None:
-        self.target = target
+    def __init__(self, connection: Connection, callback: RequestCallback, deadline: float) -> None:
         self.connection = connection
         self.callback = callback
         self.deadline = deadline
@@ -375,8 +406,9 @@ class Node:
     Like Kafka's ``NetworkClient``, responses are handed over in request order per connection
     (a response is held while an earlier request on the same connection is unanswered), and a
     request timeout closes the connection: every other request in flight on it fails with
-    NETWORK_EXCEPTION. That is how TCP plus Kafka's in-order protocol behave when a message is
-    lost: nothing later on the connection can overtake it.
+    NETWORK_EXCEPTION. A callback may crash the node or close the connection; answers held
+    behind it are then never handed over (the connection's requests failed, or the process is
+    gone).
     """
 
     def __init__(self, name: str, simenv: SimEnv, network: Network) -> None:
@@ -390,8 +422,8 @@ class Node:
         self._backlog: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
         self._next_correlation_id = 0
         self._pending: dict[int, _Pending] = {}
-        self._in_order: dict[tuple[str, str], deque[int]] = {}
-        self._watchdogs: dict[tuple[str, str], Timer] = {}
+        # This node's client connections by (server, connection name).
+        self._connections: dict[tuple[str, str], Connection] = {}
         network.register(self)
 
     # -- sending --
@@ -417,36 +449,50 @@ class Node:
         request = Request(api, correlation_id, body, size)
         if connection is not None:
             request.connection = connection
+        key = (target, request.connection)
+        conn = self._connections.get(key)
+        if conn is None:
+            conn = self.network.connection(self.name, target, request.connection)
+            self._connections[key] = conn
+        request.reply_stream = conn.down
         if callback is not None:
             now = self.simenv.env._now
             deadline = now + timeout_ms if timeout_ms is not None else math.inf
-            key = (target, request.connection)
-            self._pending[correlation_id] = _Pending(target, request.connection, callback, deadline)
-            order = self._in_order.get(key)
-            if order is None:
-                order = self._in_order[key] = deque()
-            order.append(correlation_id)
-            watchdog = self._watchdogs.get(key)
+            self._pending[correlation_id] = _Pending(conn, callback, deadline)
+            conn.in_order.append(correlation_id)
+            watchdog = conn.watchdog
             if deadline < math.inf and (watchdog is None or deadline < watchdog.when):
                 if watchdog is not None:
                     watchdog.cancel()
-                self._watchdogs[key] = self.simenv.call_later(
-                    deadline - now, self._check_timeouts, key
-                )
-        self.network.send(self.name, target, request, size)
+                conn.watchdog = self.simenv.call_later(deadline - now, self._check_timeouts, conn)
+        self.network.transmit(conn.up, request, size)
         return correlation_id
+
+    def push(self, target: str, api: str, body: Any, size: int, connection: str) -> None:
+        """Send a one-way message to ``target`` on *its* connection ``connection`` to this
+        node, behind the responses on it (a ZooKeeper server's watch notifications travel on
+        the client's session connection)."""
+        self._next_correlation_id += 1
+        request = Request(api, self._next_correlation_id, body, size)
+        request.connection = connection
+        conn = self.network.connection(target, self.name, connection)
+        request.reply_stream = conn.up
+        self.network.transmit(conn.down, request, size)
 
     def send_response(self, target: str, request: Request, body: Any, size: int) -> None:
         if self.alive:
-            self.network.send(self.name, target, Response(request.correlation_id, body), size)
+            stream = request.reply_stream
+            if stream is None:  # a request made by hand (tests): answer on the client's connection
+                stream = self.network.connection(target, self.name, request.connection).down
+            self.network.transmit(stream, Response(request.correlation_id, body), size)
 
-    def _check_timeouts(self, key: tuple[str, str]) -> None:
+    def _check_timeouts(self, conn: Connection) -> None:
         """The connection's watchdog: one timer per connection, at its earliest deadline
         (cheaper than a timer per request; answers come in order, so few deadlines matter)."""
-        self._watchdogs.pop(key, None)
+        conn.watchdog = None
         if not self.alive:
             return
-        order = self._in_order.get(key)
+        order = conn.in_order
         if not order:
             return
         now = self.simenv.env._now
@@ -454,32 +500,48 @@ class Node:
         for cid in order:
             deadline = self._pending[cid].deadline
             if deadline <= now:
-                self._disconnect(key[0], key[1], cid)
+                self._disconnect(conn, cid)
                 return
             earliest = min(earliest, deadline)
         if earliest < math.inf:
-            self._watchdogs[key] = self.simenv.call_later(earliest - now, self._check_timeouts, key)
+            conn.watchdog = self.simenv.call_later(earliest - now, self._check_timeouts, conn)
 
-    def _disconnect(self, target: str, connection: str, timed_out: int | None) -> None:
+    def _disconnect(self, conn: Connection, timed_out: int | None) -> None:
         """Close one connection: the timed-out request fails with REQUEST_TIMED_OUT, every other
         one in flight on it with NETWORK_EXCEPTION (``NetworkClient.processDisconnection``)."""
-        order = self._in_order.pop((target, connection), deque())
-        watchdog = self._watchdogs.pop((target, connection), None)
-        if watchdog is not None:
-            watchdog.cancel()
+        order = list(conn.in_order)
+        conn.in_order.clear()
+        if conn.watchdog is not None:
+            conn.watchdog.cancel()
+            conn.watchdog = None
+        conn.close()
         failed = [(cid, self._pending.pop(cid)) for cid in order if cid in self._pending]
         for cid, pending in failed:
             pending.callback(None, "REQUEST_TIMED_OUT" if cid == timed_out else "NETWORK_EXCEPTION")
 
     def disconnect(self, target: str) -> None:
         """Close every connection to ``target`` (e.g. the peer crashed: connection reset)."""
-        for key in sorted(k for k in self._in_order if k[0] == target):
-            self._disconnect(key[0], key[1], None)
+        for key in sorted(k for k in self._connections if k[0] == target):
+            self._disconnect(self._connections[key], None)
+
+    def connection_reset(self, conn: Connection, generation: int) -> None:
+        """TCP gave up on ``conn`` (``tcp_retries2``): its requests fail as on a disconnect."""
+        if conn.generation != generation:
+            return  # already closed and reopened since
+        if self.alive:
+            self._disconnect(conn, None)
+        else:
+            conn.close()
 
     def in_flight(self, target: str) -> int:
-        return sum(1 for p in self._pending.values() if p.target == target)
+        return sum(1 for p in self._pending.values() if p.connection.server == target)
 
     # -- timers and lifecycle --
+    def phase(self, interval: float) -> float:
+        """Phase of a periodic timer of this node, uniform in [0, interval) (``SimEnv.phase``):
+        a task that runs every ``interval`` first runs after ``interval - phase``."""
+        return self.simenv.phase(self.name, interval)
+
     def after(self, delay: float, fn: Callable[..., Any], *args: Any) -> Timer:
         """A timer of this process: it never fires after a crash, and waits while paused."""
         return self.simenv.call_later(delay, self._guarded, self.incarnation, fn, args)
@@ -507,10 +569,12 @@ class Node:
         self.incarnation += 1
         self._backlog.clear()
         self._pending.clear()
-        self._in_order.clear()
-        for timer in self._watchdogs.values():
-            timer.cancel()
-        self._watchdogs.clear()
+        for conn in self._connections.values():
+            conn.in_order.clear()
+            if conn.watchdog is not None:
+                conn.watchdog.cancel()
+                conn.watchdog = None
+        self.network.close_connections_of(self.name)
         self.on_crash()
         if reset_connections:
             for name in sorted(self.network.nodes):
@@ -561,13 +625,18 @@ class Node:
             pending = self._pending.get(message.correlation_id)
             if pending is None:
                 return  # late response to a request already failed (timeout, disconnect)
-            order = self._in_order[(pending.target, pending.connection)]
+            order = pending.connection.in_order
             if order[0] != message.correlation_id:
                 pending.held = message.body  # an earlier answer is still missing
                 return
             self._complete(order, message.body)
-            while order and self._pending[order[0]].held is not _NO_RESPONSE:
-                self._complete(order, self._pending[order[0]].held)
+            # Hand over the answers held behind it. A callback may have crashed this node or
+            # closed the connection (both empty ``order``), or sent more on it: look again.
+            while order:
+                held = self._pending.get(order[0])
+                if held is None or held.held is _NO_RESPONSE:
+                    break
+                self._complete(order, held.held)
         else:
             self.handle_request(source, message)
 
