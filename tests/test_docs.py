@@ -41,7 +41,7 @@ from sim.scenario.scenario_model import Expectation
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 # Pages other work adds; docs/index.md links them under "see also" before they exist.
-COMING = {"network.md", "invariants.md", "consumer-groups.md"}
+COMING = {"invariants.md", "consumer-groups.md"}
 
 # The smallest valid data of each model, so that one documented key can be validated alone.
 MINIMAL: dict[type[BaseModel], dict[str, Any]] = {
