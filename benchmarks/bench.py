@@ -171,7 +171,7 @@ def run_scenario(path: Path, overrides: Sequence[str], seed: int | None) -> dict
     gc.collect()
     start = time.perf_counter()
     cpu_start = time.process_time()
-    result = run(scenario, seed=seed, out=None, quiet=True)
+    result = run(scenario, seed=seed, out=None, progress=False)
     total = time.perf_counter() - start
     total_cpu = time.process_time() - cpu_start
     meta, summary = result.meta, result.summary

@@ -1,23 +1,28 @@
-"""The ``kafka-sim`` command line: run | validate | list | report | configs.
+"""The ``kafka-sim`` command line: run | validate | list | report | animate | configs.
 
 Exit codes (DESIGN.md): 0 ran and every ``expect:`` held; 1 ran and an expectation failed;
 2 bad input or usage (one line naming file:line:col and the key, no traceback); 3 a bug in the
 simulator (traceback shown, and recorded in meta.json when a results folder was written; a run
-whose simulated time stopped advancing is told in one line naming the looping callback).
+whose simulated time stopped advancing is told in one line naming the looping callback); 141
+the reader of the output went away (`kafka-sim run ... | head`): the command stops quietly, with
+the status of a process killed by SIGPIPE, as other Unix tools give.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sim.experiment.errors import IncompleteResultsError
 from sim.scenario import ScenarioError, load_scenario
 
 EXIT_OK, EXIT_EXPECTATION, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of stdout went away (`| head`)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a scenario key, e.g. --set producers.0.config.acks=1 (repeatable)",
     )
-    run.add_argument("--report", action="store_true", help="also write plots/*.png")
+    run.add_argument("--report", action="store_true", help="also write plots/*.png and report.html")
     run.add_argument("--quiet", action="store_true", help="no progress bar, summary only")
     run.add_argument(
         "--check-invariants",
@@ -83,8 +88,26 @@ def _parser() -> argparse.ArgumentParser:
     listing = sub.add_parser("list", help="list the scenarios of a folder with their descriptions")
     listing.add_argument("dir", nargs="?", default="scenarios")
 
-    report = sub.add_parser("report", help="write plots for an existing results folder")
+    report = sub.add_parser(
+        "report", help="write plots/*.png and a self-contained report.html for a results folder"
+    )
     report.add_argument("folder")
+
+    animate = sub.add_parser(
+        "animate", help="write the message-flow diagram of a results folder as an animated GIF"
+    )
+    animate.add_argument("folder")
+    animate.add_argument(
+        "--out", default=None, help="GIF file to write (default FOLDER/plots/message_flow.gif)"
+    )
+    animate.add_argument("--producer", default=None, help="follow a batch of this producer")
+    animate.add_argument("--topic", default=None, help="... of this topic")
+    animate.add_argument("--partition", type=int, default=None, help="... of this partition")
+    animate.add_argument("--batch", type=int, default=None, help="... with this batch_id")
+    animate.add_argument(
+        "--frames", type=int, default=48, help="frames over the journey (default 48)"
+    )
+    animate.add_argument("--fps", type=int, default=8, help="frames per second (default 8)")
 
     configs = sub.add_parser("configs", help="print the supported Kafka configs and defaults")
     configs.add_argument("kind", nargs="?", choices=["broker", "topic", "producer", "consumer"])
@@ -204,15 +227,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
         scenario,
         seed=args.seed,
         out=args.out,
-        quiet=args.quiet,
+        progress=False if args.quiet else None,
         force=args.force,
         check_invariants=True if args.check_invariants else None,
     )
+    report: Path | None = None
     if args.report and result.path is not None:
         from sim.analysis.report import write_report
 
-        write_report(result.path)
+        report = write_report(result)[-1]
     print(format_summary(result))
+    if report is not None:
+        print(f"{'report':<13}{report}")
     return EXIT_OK if result.expectations_ok else EXIT_EXPECTATION
 
 
@@ -251,12 +277,36 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from sim.analysis.report import write_report
-    from sim.experiment.results import check_complete
+    from sim.experiment.result import load_result
 
-    folder = Path(args.folder)
-    check_complete(folder)  # IncompleteResults: one line, exit 2
-    for path in write_report(folder):
+    for path in write_report(load_result(args.folder)):
         print(path)
+    return EXIT_OK
+
+
+def _cmd_animate(args: argparse.Namespace) -> int:
+    from sim.analysis.flow import animate_message_flow
+    from sim.experiment.result import load_result
+
+    result = load_result(args.folder)
+    assert result.path is not None
+    out = Path(args.out) if args.out else result.path / "plots" / "message_flow.gif"
+    selection = {
+        "producer": args.producer,
+        "topic": args.topic,
+        "partition": args.partition,
+        "batch_id": args.batch,
+    }
+    if args.frames < 2 or args.fps < 1:
+        print("kafka-sim: error: --frames must be >= 2 and --fps >= 1", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        print(
+            animate_message_flow(result.tables, out, frames=args.frames, fps=args.fps, **selection)
+        )
+    except ValueError as e:
+        print(f"kafka-sim: error: {args.folder}: {e}", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_OK
 
 
@@ -275,22 +325,40 @@ COMMANDS = {
     "validate": _cmd_validate,
     "list": _cmd_list,
     "report": _cmd_report,
+    "animate": _cmd_animate,
     "configs": _cmd_configs,
 }
 
 
+def _silence_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null so that the interpreter's final flush
+    does not fail again (the recipe of Python's signal module documentation)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout without a file descriptor (tests)
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from sim.cluster.invariants import InvariantViolation
-    from sim.experiment.results import IncompleteResults, OutputError
+    from sim.experiment.results_folder import OutputError
     from sim.experiment.sizing import TooBig
 
     args = _parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a reader that went away (`| head`) shows up here, not at exit
+        return code
+    except BrokenPipeError:
+        # The reader of our output closed it (`kafka-sim run ... | head`): stop quietly with the
+        # status a process killed by SIGPIPE has (128 + 13), as other Unix tools do.
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except ScenarioError as e:
         print(str(e), file=sys.stderr)
         return EXIT_USAGE
-    except (OutputError, IncompleteResults, TooBig) as e:
+    except (OutputError, IncompleteResultsError, TooBig) as e:
         print(f"kafka-sim: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except InvariantViolation as e:  # a simulator bug, in one line (details in meta.json)

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -270,7 +271,7 @@ def test_run_with_seed_option(
     assert_complete_results(results_path(result.out), 5, short_overrides)
 
 
-def test_run_with_report_writes_plots(
+def test_run_with_report_writes_plots_and_the_page(
     kafka_sim: Invoke, tmp_path: Path, short_set_args: list[str]
 ) -> None:
     out = tmp_path / "out"
@@ -278,9 +279,12 @@ def test_run_with_report_writes_plots(
         "run", "scenarios/hello-kafka.yaml", *short_set_args, "--out", out, "--quiet", "--report"
     )
     assert result.code == 0, result.err
-    plots = results_path(result.out) / "plots"
+    folder = results_path(result.out)
+    plots = folder / "plots"
     assert sorted(p.stem for p in plots.glob("*.png")) == sorted(PLOTS)
     assert all(p.stat().st_size > 0 for p in plots.iterdir())
+    assert f"report       {folder / 'report.html'}" in result.out.splitlines()
+    assert (folder / "report.html").stat().st_size > 10_000
 
 
 def test_report_of_a_results_folder(kafka_sim: Invoke, tmp_path: Path, short_run_dir: Path) -> None:
@@ -289,16 +293,45 @@ def test_report_of_a_results_folder(kafka_sim: Invoke, tmp_path: Path, short_run
     result = kafka_sim("report", folder)
     assert result.code == 0, result.err
     written = [Path(line) for line in result.out.splitlines()]
-    assert sorted(p.stem for p in written) == sorted(PLOTS)
-    assert all(p.parent == folder / "plots" and p.stat().st_size > 0 for p in written)
+    assert written[-1] == folder / "report.html"
+    assert sorted(p.stem for p in written[:-1]) == sorted(PLOTS)
+    assert all(p.parent == folder / "plots" and p.stat().st_size > 0 for p in written[:-1])
 
 
-def test_report_of_something_else_exits_2(kafka_sim_in_process: Invoke, tmp_path: Path) -> None:
-    result = kafka_sim_in_process("report", tmp_path)
+@pytest.mark.parametrize("command", ["report", "animate"])
+def test_report_or_animate_of_something_else_exits_2(
+    kafka_sim_in_process: Invoke, tmp_path: Path, short_run_dir: Path, command: str
+) -> None:
+    result = kafka_sim_in_process(command, tmp_path)
     assert result.code == 2
     assert len(result.err.splitlines()) == 1
-    assert "not a results folder" in result.err
+    assert "not a results folder (no meta.json)" in result.err
     assert "Traceback" not in result.err
+    failed = tmp_path / "failed"
+    shutil.copytree(short_run_dir, failed)
+    meta = json.loads((failed / "meta.json").read_text())
+    (failed / "meta.json").write_text(json.dumps({**meta, "status": "error"}))
+    result = kafka_sim_in_process(command, failed)
+    assert result.code == 2 and "the run did not finish" in result.err
+
+
+def test_animate_writes_the_message_flow_gif(
+    kafka_sim: Invoke, tmp_path: Path, short_run_dir: Path
+) -> None:
+    folder = tmp_path / short_run_dir.name
+    shutil.copytree(short_run_dir, folder)
+    result = kafka_sim("animate", folder, "--frames", "4", "--fps", "4")
+    assert result.code == 0, result.err
+    gif = folder / "plots" / "message_flow.gif"
+    assert result.out.splitlines() == [str(gif)]
+    assert gif.read_bytes()[:6] == b"GIF89a"
+    other = tmp_path / "other.gif"
+    result = kafka_sim("animate", folder, "--out", other, "--partition", "1", "--frames", "3")
+    assert result.code == 0 and other.read_bytes()[:6] == b"GIF89a"
+    result = kafka_sim("animate", folder, "--producer", "nobody")
+    assert result.code == 2 and "nothing to follow: no produced batch matches" in result.err
+    result = kafka_sim("animate", folder, "--frames", "1")
+    assert result.code == 2 and "--frames must be >= 2" in result.err
 
 
 def test_failed_expectation_exits_1(kafka_sim: Invoke, tmp_path: Path) -> None:
@@ -672,3 +705,38 @@ def test_paths_with_a_nul_character_are_refused(
     assert line.startswith("a\\x00b.yaml:1:1: cannot read file: ")
     line = _one_error_line(kafka_sim_in_process("run", hello_kafka, "--out", "a\x00b"))
     assert "NUL" in line
+
+
+# ---------------------------------------------------------------- a reader that goes away
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["list"],
+        ["run", "scenarios/hello-kafka.yaml", "--set", "duration=1s", "--set", "drain=0s"],
+    ],
+    ids=["list", "run"],
+)
+def test_a_closed_pipe_ends_quietly_with_141(
+    argv: list[str], repo_root: Path, tmp_path: Path
+) -> None:
+    """`kafka-sim run ... | head`: the reader is gone before we print; no traceback, and the
+    status of a process killed by SIGPIPE (128 + 13)."""
+    if argv[0] == "run":
+        argv = [*argv, "--out", str(tmp_path)]
+    env = {**os.environ, "MPLBACKEND": "Agg", "TQDM_DISABLE": "1"}
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `head` that has already exited
+    proc = subprocess.run(
+        [sys.executable, "-m", "sim", *argv],
+        cwd=repo_root,
+        env=env,
+        stdout=write_end,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+    )
+    os.close(write_end)
+    assert proc.returncode == 141, proc.stderr
+    assert proc.stderr == ""

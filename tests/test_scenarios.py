@@ -1,7 +1,8 @@
 """Examples are tests: every scenarios/*.yaml validates, runs, and keeps its own answer key.
 
 Each scenario runs twice: shortened (at most 3 s of load and 2 s of drain) as a quick smoke test,
-and at full length (marked slow, still run by default) where every `expect:` must hold. The short
+and at full length (marked slow, still run by default) where every `expect:` must hold and its
+HTML report must render in headless Chromium (where a browser can be had). The short
 run only has to complete cleanly: an answer key may need the full length (retention.yaml's
 consumer falls behind retention only after ~20 s), so it is not judged there.
 """
@@ -13,8 +14,11 @@ from pathlib import Path
 import pytest
 
 from sim import load_scenario, run
+from sim.analysis.plots import PLOTS
 from sim.analysis.recorder import TABLES
+from sim.analysis.report import write_report
 from sim.scenario import SUMMARY_KEYS
+from tests.browser import assert_report_renders, find_browser
 
 SCENARIOS_DIR = Path(__file__).resolve().parents[1] / "scenarios"
 SCENARIO_FILES = sorted(SCENARIOS_DIR.glob("*.yaml"))
@@ -62,10 +66,15 @@ def test_scenario_runs_shortened(scenario_file: Path) -> None:
 
 
 @pytest.mark.slow
-def test_scenario_keeps_its_answer_key_at_full_length(scenario_file: Path) -> None:
+def test_scenario_keeps_its_answer_key_at_full_length(scenario_file: Path, tmp_path: Path) -> None:
     scenario = load_scenario(scenario_file)
     result = run(scenario, out=None)
     assert result.meta["status"] == "ok"
     failed = [e for e in result.expectations if not e["ok"]]
     assert not failed, failed
     assert len(result.expectations) == len(scenario.expect)
+    # Its report: a readable page, checked in a real browser where there is one.
+    page = write_report(result, tmp_path / "report")[-1]
+    browser = find_browser()
+    if browser is not None:
+        assert_report_renders(browser, page, tmp_path / "browser", expected_images=len(PLOTS))

@@ -4,8 +4,9 @@
 - `ranges`: interval arithmetic over record identities (producer, topic, partition, seq).
 - `checker`: anomalies judged from history (`check` -> `Verdict`).
 - `metrics`: the flat summary (`summarize`, `METRIC_KEYS`, `evaluate_expectations`).
-- `plots` / `report`: matplotlib figures; matplotlib is imported only by `plots` and inside
-  `write_report`, so importing this package stays light.
+- `plots` (with `plot_style` and `flow`, the message-flow diagram and its animation): matplotlib
+  figures from the tables; `report`: plots/*.png and a self-contained report.html. matplotlib is
+  imported only by those modules, so importing this package stays light.
 """
 
 from sim.analysis.checker import ANOMALIES, Verdict, check

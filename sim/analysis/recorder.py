@@ -13,8 +13,9 @@ produce_requests (one row per ProduceRequest attempt), appends (leader and follo
 log (final leader's log after the drain, one row per batch), partitions (final replica state),
 deliveries (one row per poll and batch slice handed to the application), commits, positions
 (consumer position initialisations and auto.offset.reset jumps), gauges (levels on change: HW, LEO,
-log start offset, ISR size, committed offset, consumer position), events, elections (partition
-leader elections) and controller_elections.
+log start offset, ISR size, committed offset, consumer position; with the id of the broker that
+recorded the row, -1 for clients), events, elections (partition leader elections) and
+controller_elections.
 
 Identity of a record: (origin producer instance, topic, partition, origin_seq). Kafka batches carry
 only baseTimestamp and maxTimestamp, so per-record times inside a batch are interpolated linearly
@@ -22,6 +23,8 @@ between first_create_ms and last_create_ms by the analysis (see metrics).
 
 `ensure_tables(frames)` gives the same schema to frames read back from parquet or built partially
 (by tests): missing tables become empty typed frames, columns are cast to the contract dtypes.
+`OPTIONAL_COLUMNS` are trailing columns a row may leave out and an older folder may lack (they
+take their default value).
 """
 
 from __future__ import annotations
@@ -32,7 +35,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["COLUMN_DTYPES", "META_COLUMNS", "TABLES", "Recorder", "empty_frame", "ensure_tables"]
+__all__ = [
+    "COLUMN_DTYPES",
+    "META_COLUMNS",
+    "OPTIONAL_COLUMNS",
+    "TABLES",
+    "Recorder",
+    "empty_frame",
+    "ensure_tables",
+]
 
 Row = tuple[Any, ...]
 
@@ -139,7 +150,7 @@ TABLES: dict[str, tuple[str, ...]] = {
         "new_position",
         "reason",
     ),
-    "gauges": ("time_ms", "entity", "metric", "value"),
+    "gauges": ("time_ms", "entity", "metric", "value", "broker"),
     "events": ("time_ms", "entity", "kind", "detail"),
     "elections": (
         "time_ms",
@@ -165,6 +176,10 @@ TABLES: dict[str, tuple[str, ...]] = {
 }
 
 META_COLUMNS: tuple[str, ...] = ("run_id", "seed", "scenario")
+
+# Trailing columns a row may leave out (the value used then), and that a table read from an
+# older results folder may lack: gauges.broker came after the first results folders.
+OPTIONAL_COLUMNS: dict[str, dict[str, Any]] = {"gauges": {"broker": -1}}
 
 _F, _I, _B, _S = "float64", "int64", "bool", "str"
 
@@ -239,6 +254,14 @@ def _column(values: np.ndarray[Any, Any], dtype: str) -> Any:
         return np.asarray(values.tolist(), dtype=np.dtype(dtype))
 
 
+def _pad(rows: list[Row], width: int, defaults: tuple[Any, ...]) -> list[Row]:
+    """Rows that leave out trailing optional columns, completed with their defaults (rows of
+    any other length are returned unchanged, to be reported)."""
+    short = width - len(defaults)
+    out = [r + defaults[len(r) - short :] if short <= len(r) < width else r for r in rows]
+    return out if all(len(r) == width for r in out) else rows
+
+
 def empty_frame(name: str, with_meta: bool = True) -> pd.DataFrame:
     """An empty DataFrame with the columns and dtypes of table `name`."""
     cols = (META_COLUMNS if with_meta else ()) + TABLES[name]
@@ -275,6 +298,10 @@ def ensure_tables(frames: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]
         if frame is None:
             out[name] = empty_frame(name)
             continue
+        optional = OPTIONAL_COLUMNS.get(name, {})
+        absent = {c: v for c, v in optional.items() if c not in frame.columns}
+        if absent:
+            frame = frame.assign(**{c: np.full(len(frame), v) for c, v in absent.items()})
         missing = [c for c in cols if c not in frame.columns]
         if missing:
             raise ValueError(f"table {name!r} lacks columns {missing}")
@@ -343,7 +370,10 @@ class Recorder:
         try:
             table = np.array(rows, dtype=object)
         except ValueError:
-            table = np.empty(0, dtype=object)  # ragged rows: reported below
+            table = np.empty(0, dtype=object)  # ragged rows: padded below, or reported
+        if (table.ndim != 2 or table.shape[1] != len(cols)) and name in OPTIONAL_COLUMNS:
+            rows = _pad(rows, len(cols), tuple(OPTIONAL_COLUMNS[name].values()))
+            table = np.array(rows, dtype=object) if rows else table
         if table.ndim != 2 or table.shape[1] != len(cols):
             bad = next((r for r in rows if len(r) != len(cols)), rows[0])
             raise ValueError(

@@ -13,53 +13,31 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import time
 import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from sim.analysis.checker import Verdict, check
+from sim.analysis.checker import check
 from sim.analysis.metrics import evaluate_expectations, summarize
 from sim.analysis.recorder import Recorder
 from sim.cluster.build import build
 from sim.cluster.invariants import Invariants, InvariantViolation
 from sim.cluster.net.engine import SimEnv, SimulationStalled
-from sim.experiment.results import check_output_location, write_results
+from sim.experiment.progress import progress_bar
+from sim.experiment.result import Result, load_result
+from sim.experiment.results_folder import check_output_location, write_results
 from sim.experiment.sizing import check_size
 from sim.scenario import Scenario
 from sim.scenario.config_status import config_warnings
 from sim.scenario.scenario_model import SEED_LIMIT
 
-__all__ = ["Result", "check_seed", "run", "run_id_for", "write_results"]
+__all__ = ["Result", "check_seed", "load_result", "run", "run_id_for", "write_results"]
 
 VERSION = "0.1.0"
 PROGRESS_STEPS = 200
 COMPACT_EVERY_MS = 1000.0
 CHECK_INVARIANTS_ENV = "KAFKA_SIM_CHECK_INVARIANTS"
-
-
-@dataclass
-class Result:
-    """Everything one run produced; ``frames`` are the tidy tables."""
-
-    scenario: Scenario
-    seed: int
-    run_id: str
-    frames: dict[str, pd.DataFrame]
-    summary: dict[str, Any]
-    verdict: Verdict
-    expectations: list[dict[str, Any]]
-    meta: dict[str, Any]
-    path: Path | None = None
-    network: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def expectations_ok(self) -> bool:
-        return all(e["ok"] for e in self.expectations)
 
 
 def with_seed(scenario: Scenario, seed: int | None) -> Scenario:
@@ -89,15 +67,6 @@ def run_id_for(scenario: Scenario, seed: int | None = None) -> str:
     return f"seed{scenario.seed}-{digest}"
 
 
-def _progress(total_ms: float, quiet: bool) -> Any:
-    if quiet or os.environ.get("TQDM_DISABLE") or not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-
-    # delay: only runs longer than a couple of wall seconds show a bar.
-    return tqdm(total=round(total_ms / 1000.0, 3), unit="sim-s", delay=2.0, leave=False)
-
-
 def _advance(simenv: SimEnv, recorder: Recorder, until: float, bar: Any) -> None:
     """Run to ``until`` in steps of at most one simulated second, updating the progress bar
     and compacting the recorded rows into columns after each step (bounded memory)."""
@@ -116,21 +85,26 @@ def _advance(simenv: SimEnv, recorder: Recorder, until: float, bar: Any) -> None
 
 def run(
     scenario: Scenario,
-    *,
     seed: int | None = None,
-    out: str | Path | None = "results",
-    quiet: bool = True,
+    out: str | Path | None = None,
+    progress: bool | None = None,
     force: bool = False,
     check_invariants: bool | None = None,
 ) -> Result:
-    """Run ``scenario`` (with ``seed`` overriding its own) and write the results folder under
-    ``out`` (None: write nothing). Before simulating: ``out`` must be writable (OutputError),
-    and the estimated work must fit this machine (``sizing.TooBig``) unless ``force``.
+    """Run ``scenario`` and return its `Result`.
 
-    ``check_invariants`` (default: on when the environment variable KAFKA_SIM_CHECK_INVARIANTS
-    is set to 1, as in the test suite) asserts Kafka's safety invariants during the run
-    (sim/cluster/invariants.py): the first violation stops it, the results folder records it
-    (status "error") and ``InvariantViolation`` is raised."""
+    ``seed`` overrides the scenario's own seed. ``out``: parent folder of the results folder to
+    write (``out/<scenario>/<run-id>/``, see results/README.md); None (the default) writes
+    nothing. ``progress``: None shows a progress bar where it helps (a notebook; a terminal, for
+    runs longer than about two wall seconds), True always, False never (see
+    `sim.experiment.progress`); the environment variable TQDM_DISABLE turns it off.
+
+    Before simulating: ``out`` must be writable (OutputError), and the estimated work must fit
+    this machine (``sizing.TooBig``) unless ``force``. ``check_invariants`` (default: on when the
+    environment variable KAFKA_SIM_CHECK_INVARIANTS is set to 1, as in the test suite) asserts
+    Kafka's safety invariants during the run (sim/cluster/invariants.py): the first violation
+    stops it, the results folder records it (status "error") and ``InvariantViolation`` is
+    raised."""
     scenario = with_seed(scenario, seed)
     seed = scenario.seed
     if out is not None:
@@ -149,7 +123,7 @@ def run(
     status = "ok"
     error: str | None = None
     failure: Exception | None = None
-    bar = _progress(cluster.end_ms, quiet)
+    bar = progress_bar(cluster.end_ms, progress)
     try:
         cluster.start()
         _advance(simenv, recorder, cluster.load_end_ms, bar)

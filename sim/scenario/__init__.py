@@ -1,11 +1,14 @@
 """Scenario files: the YAML contract of kafka-sim, loaded into frozen, validated models.
 
-`load_scenario(path, overrides)` reads a scenario (see /work/shared/SCENARIOS.md), applies
-`--set key.path=value` overrides, fills every default (Kafka 3.9 configs, Kafka's replica
-assignment) and returns a `Scenario`. Every problem is a `ScenarioError` whose text is one line,
-`file:line:col: key.path: message`. `Scenario.faults` lists the scheduled faults (`FaultSpec`).
+`load_scenario(path_or_yaml_text, overrides)` reads a scenario (docs/scenario-file.md), applies
+overrides (`{"key.path": value}`, or `--set key.path=value` strings), fills every default
+(Kafka 3.9 configs, Kafka's replica assignment) and returns a `Scenario`;
+`Scenario.with_overrides({...})` derives a changed copy. Every problem is a `ScenarioError`
+whose text is one line, `file:line:col: key.path: message`. `Scenario.faults` lists the
+scheduled faults (`FaultSpec`).
 """
 
+from sim.scenario.api import load_scenario, with_overrides
 from sim.scenario.errors import ScenarioError
 from sim.scenario.faults import (
     FAULT_ACTIONS,
@@ -17,7 +20,7 @@ from sim.scenario.faults import (
     parse_leader,
 )
 from sim.scenario.kafka_configs import ConfigDef, KafkaConfig, render_tables
-from sim.scenario.loader import load_scenario, load_scenario_text
+from sim.scenario.loader import load_scenario_text
 from sim.scenario.models import (
     ClusterSpec,
     ConsumerSpec,
@@ -63,4 +66,5 @@ __all__ = [
     "parse_group_coordinator",
     "parse_leader",
     "render_tables",
+    "with_overrides",
 ]

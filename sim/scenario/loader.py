@@ -87,11 +87,11 @@ class _Positions:
 def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
     """Read, override and validate the scenario file at `path` (ScenarioError if invalid)."""
     path = Path(path)
-    text = _read_text(path)
+    text = read_scenario_file(path)
     return load_scenario_text(text, str(path), overrides)
 
 
-def _read_text(path: Path) -> str:
+def read_scenario_file(path: Path) -> str:
     """The file's UTF-8 text: a regular file of at most MAX_FILE_BYTES, else a ScenarioError."""
     name = str(path)
     try:

@@ -26,10 +26,17 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from sim.scenario.errors import PathValueError, did_you_mean, short_repr
 from sim.scenario.faults import FaultSpec, check_faults
@@ -164,6 +171,9 @@ class Scenario(Model):
     consumers: list[ConsumerSpec] = Field(default_factory=list)
     faults: list[FaultSpec] = Field(default_factory=list)
     expect: list[Expectation] = Field(default_factory=list)
+    # How the scenario was made (YAML text, file name, overrides), kept by `sim.scenario.api`
+    # so that `with_overrides` re-derives every default; never part of equality.
+    _origin: Any = PrivateAttr(default=None)
 
     @field_validator("name")
     @classmethod
@@ -345,6 +355,14 @@ class Scenario(Model):
         for spec in specs:
             out += [f"{spec.name}-{k}" for k in range(spec.count)]
         return out
+
+    def with_overrides(self, overrides: Mapping[str, Any] | Sequence[str]) -> Scenario:
+        """A new scenario with dotted keys changed, e.g. ``{"producers.0.config.acks": "1",
+        "seed": 3}``, validated exactly like the file (errors name the key path); defaults that
+        derive from a changed key are derived again (see `sim.scenario.api`)."""
+        from sim.scenario.api import with_overrides
+
+        return with_overrides(self, overrides)
 
     def effective_dict(self) -> dict[str, Any]:
         """The whole scenario as plain YAML-able data, every default filled, times in ms."""

@@ -26,7 +26,7 @@ CONTRACT_COLUMNS = {
     "commits": "time_ms, group, consumer, topic, partition, offset, kind, ok, error",
     "positions": "time_ms, group, consumer, topic, partition, kind, old_position, new_position, "
     "reason",
-    "gauges": "time_ms, entity, metric, value",
+    "gauges": "time_ms, entity, metric, value, broker",
     "events": "time_ms, entity, kind, detail",
     "elections": "time_ms, topic, partition, start_ms, end_ms, old_leader, new_leader, "
     "leader_epoch, kind, cause",
@@ -91,6 +91,23 @@ def test_wrong_row_length_is_reported_at_frames_time() -> None:
     rec = Recorder("r", 1, "s")
     rec.table("events")((1.0, "x", "y"))
     with pytest.raises(ValueError, match="expected 4"):
+        rec.frames()
+
+
+def test_optional_trailing_columns_take_their_default() -> None:
+    """gauges.broker: a row may leave it out (clients record -1), and a table read from an
+    older results folder without the column gets it."""
+    rec = Recorder("r", 1, "s")
+    gauge = rec.table("gauges")
+    gauge((0.0, "t-0", "high_watermark", 4, 2))
+    gauge((1.0, "c-0/t-0", "position", 3))  # no broker: a client's row
+    gauges = rec.frames()["gauges"]
+    assert gauges["broker"].tolist() == [2, -1]
+    assert str(gauges["broker"].dtype) == "int64"
+    old = gauges.drop(columns="broker")
+    assert ensure_tables({"gauges": old})["gauges"]["broker"].tolist() == [-1, -1]
+    gauge((2.0, "t-0", "isr_size"))  # too short even without the optional column
+    with pytest.raises(ValueError, match="expected 5"):
         rec.frames()
 
 

@@ -320,6 +320,15 @@ class Broker(Node):
         was_leader = replica.is_leader
         replica.make_follower(leader_id, leader_epoch, isr, partition_epoch)
         if was_leader:
+            leader = f"broker-{leader_id}" if leader_id is not None else "none"
+            self._events(
+                (
+                    self.simenv.now,
+                    f"{replica.name}@{self.name}",
+                    "follower",
+                    f"epoch {leader_epoch}, leader {leader}",
+                )
+            )
             # Parked acks=all produces and fetches fail with NOT_LEADER_OR_FOLLOWER now.
             self._complete_produces(replica)
             self._wake_fetches(self._consumer_fetch_waiters[key])
@@ -703,7 +712,8 @@ class Broker(Node):
         self._wake_fetches(self._consumer_fetch_waiters[key])
 
     def _gauge(self, entity: str, metric: str, value: float) -> None:
-        self._gauges((self.simenv.env.now, entity, metric, value))
+        # The broker id tells apart two brokers that both believe they lead (a zombie leader).
+        self._gauges((self.simenv.env.now, entity, metric, value, self.broker_id))
 
     def _gauge_partition(self, replica: Partition) -> None:
         log = replica.log

@@ -145,7 +145,7 @@ class Consumer(Node):
         self._positions_rows(
             (now, self.group or "", self.name, tp[0], tp[1], kind, old, new, reason)
         )
-        self._gauges((now, f"{self.name}/{tp[0]}-{tp[1]}", "position", new))
+        self._gauges((now, f"{self.name}/{tp[0]}-{tp[1]}", "position", new, -1))
 
     # -- main loop --
     def run(self, end_ms: float) -> Generator[Any, Any, None]:
@@ -370,7 +370,13 @@ class Consumer(Node):
                 if first + count >= batch.next_offset:
                     buffer.popleft()
                 self._gauges(
-                    (self.simenv.now, f"{self.name}/{tp[0]}-{tp[1]}", "position", first + count)
+                    (
+                        self.simenv.now,
+                        f"{self.name}/{tp[0]}-{tp[1]}",
+                        "position",
+                        first + count,
+                        -1,
+                    )
                 )
         if n:
             self._rr_start = (self._rr_start + 1) % n

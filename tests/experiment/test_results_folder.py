@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from sim import run
-from sim.experiment import results
-from sim.experiment.results import (
-    IncompleteResults,
+from sim.experiment import results_folder as results
+from sim.experiment.results_folder import (
+    IncompleteResultsError,
     OutputError,
     check_complete,
     check_output_location,
@@ -42,7 +42,7 @@ STEPS = ["staging-written", "old-moved-away", "renamed-in", "meta-final", "old-d
 KILLER = """
 import os, pickle, sys
 from pathlib import Path
-from sim.experiment import results
+from sim.experiment import results_folder as results
 result = pickle.loads(Path(sys.argv[1]).read_bytes())
 step = sys.argv[3]
 def hook(name):
@@ -69,7 +69,7 @@ def _state(parent: Path, run_id: str) -> tuple[str, list[Path]]:
         return "absent", hidden
     try:
         meta = check_complete(final)
-    except IncompleteResults:
+    except IncompleteResultsError:
         return "refused", hidden
     assert meta["status"] == "ok" and meta["run_id"] == run_id
     return "complete", hidden
@@ -151,15 +151,15 @@ def test_check_complete_reads_the_manifest(tiny_result: Result, tmp_path: Path) 
     check_complete(folder)  # plots are added after the run
     table = folder / "tables" / "events.parquet"
     table.write_bytes(table.read_bytes()[:-5])
-    with pytest.raises(IncompleteResults, match=r"tables/events.parquet has \d+ bytes"):
+    with pytest.raises(IncompleteResultsError, match=r"tables/events.parquet has \d+ bytes"):
         check_complete(folder)
     (folder / "meta.json").write_text("{not json")
-    with pytest.raises(IncompleteResults, match=r"unreadable meta\.json"):
+    with pytest.raises(IncompleteResultsError, match=r"unreadable meta\.json"):
         check_complete(folder)
     (folder / "meta.json").unlink()
-    with pytest.raises(IncompleteResults, match=r"not a results folder \(no meta.json\)"):
+    with pytest.raises(IncompleteResultsError, match=r"not a results folder \(no meta.json\)"):
         check_complete(folder)
-    with pytest.raises(IncompleteResults, match="no such folder"):
+    with pytest.raises(IncompleteResultsError, match="no such folder"):
         check_complete(tmp_path / "nothing")
 
 

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
 
+from sim.experiment.errors import IncompleteResultsError
 from sim.scenario.scenario_model import name_problem
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FINAL_STATUSES",
-    "IncompleteResults",
+    "IncompleteResultsError",
     "OutputError",
     "check_complete",
     "check_output_location",
@@ -68,10 +69,6 @@ after_step: Callable[[str], None] | None = None
 
 class OutputError(Exception):
     """The results folder cannot be written where asked (one line, for exit code 2)."""
-
-
-class IncompleteResults(Exception):
-    """A results folder that is not a complete run's (one line, for exit code 2)."""
 
 
 def _step(name: str) -> None:
@@ -172,6 +169,7 @@ def write_results(result: Result, out: Path) -> Path:
         raise
     meta = {**result.meta, "files": _manifest(final)}
     _replace_file(final / "meta.json", json.dumps(meta, indent=2, default=_json_default))
+    result.meta["files"] = meta["files"]  # the Result in memory says what the folder says
     _step("meta-final")
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
@@ -208,8 +206,8 @@ def _write_files(result: Result, folder: Path) -> None:
     (folder / "verdict.json").write_text(json.dumps(verdict, indent=2, default=_json_default))
     tables = folder / "tables"
     tables.mkdir()
-    for name in sorted(result.frames):
-        result.frames[name].to_parquet(tables / f"{name}.parquet", index=False)
+    for name in sorted(result.tables):
+        result.tables[name].to_parquet(tables / f"{name}.parquet", index=False)
     # Last: meta.json, not final yet (status "incomplete"), listing every file written.
     meta = {**result.meta, "status": INCOMPLETE, "files": _manifest(folder)}
     _replace_file(folder / "meta.json", json.dumps(meta, indent=2, default=_json_default))
@@ -226,36 +224,36 @@ def _manifest(folder: Path) -> dict[str, int]:
 
 
 def check_complete(folder: str | Path) -> dict[str, Any]:
-    """The meta.json of a complete results folder; IncompleteResults (one line) otherwise."""
+    """The meta.json of a complete results folder; IncompleteResultsError (one line) otherwise."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise IncompleteResults(f"{folder}: not a results folder (no such folder)")
+        raise IncompleteResultsError(f"{folder}: not a results folder (no such folder)")
     meta_path = folder / "meta.json"
     try:
         meta = json.loads(meta_path.read_text())
     except FileNotFoundError:
-        raise IncompleteResults(f"{folder}: not a results folder (no meta.json)") from None
+        raise IncompleteResultsError(f"{folder}: not a results folder (no meta.json)") from None
     except (OSError, ValueError) as e:
-        raise IncompleteResults(f"{folder}: unreadable meta.json ({e})") from None
+        raise IncompleteResultsError(f"{folder}: unreadable meta.json ({e})") from None
     if not isinstance(meta, dict):
-        raise IncompleteResults(f"{folder}: meta.json is not a mapping")
+        raise IncompleteResultsError(f"{folder}: meta.json is not a mapping")
     status = meta.get("status")
     if status not in FINAL_STATUSES:
-        raise IncompleteResults(
+        raise IncompleteResultsError(
             f"{folder}: incomplete results folder (status {status!r}): the run that wrote it "
             "was interrupted; run it again"
         )
     files = meta.get("files")
     if not isinstance(files, dict):
-        raise IncompleteResults(
+        raise IncompleteResultsError(
             f"{folder}: meta.json lists no files (written by an older version?)"
         )
     for rel, size in sorted(files.items()):
         path = folder / rel
         if not path.is_file():
-            raise IncompleteResults(f"{folder}: incomplete results folder ({rel} is missing)")
+            raise IncompleteResultsError(f"{folder}: incomplete results folder ({rel} is missing)")
         if path.stat().st_size != size:
-            raise IncompleteResults(
+            raise IncompleteResultsError(
                 f"{folder}: incomplete results folder ({rel} has {path.stat().st_size} bytes, "
                 f"{size} were written)"
             )
